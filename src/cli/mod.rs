@@ -1,0 +1,84 @@
+//! The command line: one module per subcommand, each a clap struct and a `run` function.
+//!
+//! Arguments are parsed first (clap, no I/O) and resolved second (each command loads `amali.toml` and checks what
+//! it needs), so `--help` always works and every error names the flag or file to fix.
+
+mod render;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// What an `amali` process's exit code means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// 0: the command did what was asked (a check passed).
+    Success,
+    /// 1: the command ran and found a problem (a stale file, an invalid definition, a failed run).
+    Failure,
+    /// 2: the command could not run (bad arguments, unreadable input, broken configuration).
+    Error,
+}
+
+impl From<ExitStatus> for ExitCode {
+    fn from(status: ExitStatus) -> Self {
+        match status {
+            ExitStatus::Success => ExitCode::SUCCESS,
+            ExitStatus::Failure => ExitCode::from(1),
+            ExitStatus::Error => ExitCode::from(2),
+        }
+    }
+}
+
+/// amali builds, checks and runs the AmaliMart data pipeline.
+///
+/// The pipeline is a Step Functions state machine written in Rust (the DSL) and rendered to Amazon States Language
+/// in asl/, one file per environment of amali.toml. Its stages are Rust binaries that replace the original Glue jobs.
+#[derive(Debug, Parser)]
+#[command(name = "amali", version, propagate_version = true, arg_required_else_help = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every subcommand takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// The configuration file [default: amali.toml in this directory or a parent, else the built-in one]
+    #[arg(long, global = true, env = "AMALI_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Say more about what is happening (repeat for more)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Print only errors
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Render the pipeline's state machine to canonical ASL JSON, or check that asl/ is up to date.
+    ///
+    /// Without --env, every environment of amali.toml is rendered to asl/ENV.asl.json.
+    /// With --check nothing is written: the command exits 1 and shows a diff when a
+    /// committed file differs from what amali would render (run `amali render` and
+    /// commit the result). CI runs the check.
+    ///
+    /// Examples:
+    ///   amali render                       # refresh asl/*.asl.json
+    ///   amali render --check               # CI: fail when asl/ is stale
+    ///   amali render --env dev --out -     # print the dev definition
+    #[command(verbatim_doc_comment)]
+    Render(render::RenderArgs),
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
+    match cli.command {
+        Command::Render(args) => render::run(&cli.global, args),
+    }
+}

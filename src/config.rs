@@ -1,0 +1,290 @@
+//! Environments from `amali.toml`: everything that differs between local, dev and prod.
+//!
+//! Nothing environment-specific (account ids, ARNs, topic and job names, timeouts, runners) is written in code: the
+//! pipeline is rendered from an [`EnvConfig`]. The file is found with `--config`, `AMALI_CONFIG`, or by looking for
+//! `amali.toml` in the current directory and its parents; without one, the built-in defaults (the project's own
+//! `amali.toml`) are used so that `amali run --local` works anywhere.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use thiserror::Error;
+
+use crate::stage::Stage;
+
+/// The project's own `amali.toml`, used when no file is found.
+pub const BUILTIN: &str = include_str!("../amali.toml");
+
+/// Why the configuration could not be used.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or does not have the expected shape.
+    #[error("{origin} is not a valid amali configuration: {message}")]
+    Invalid {
+        /// The file, or "the built-in configuration".
+        origin: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The requested environment is not defined.
+    #[error("no environment {name:?} in {origin}; defined: {known}. Add an [env.{name}] table or pick one of those")]
+    UnknownEnv {
+        /// The requested name.
+        name: String,
+        /// The file.
+        origin: String,
+        /// The defined names.
+        known: String,
+    },
+    /// A value is present but unusable.
+    #[error("[env.{env}] in {origin}: {message}")]
+    BadValue {
+        /// The environment.
+        env: String,
+        /// The file.
+        origin: String,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+}
+
+/// A `Result` whose error is a [`ConfigError`].
+pub type Result<T, E = ConfigError> = std::result::Result<T, E>;
+
+/// How a stage runs in AWS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Runner {
+    /// An ECS task (Fargate) of the one image holding every stage binary: the default.
+    Ecs,
+    /// A Lambda function (provided.al2023) per stage, for small stages.
+    Lambda,
+    /// An existing Glue job: the migration path, one stage at a time.
+    Glue,
+}
+
+/// The whole `amali.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Settings shared by every environment.
+    pub pipeline: PipelineConfig,
+    /// Environments by name (`local`, `dev`, `prod`, ...).
+    pub env: BTreeMap<String, EnvConfig>,
+    /// Where the configuration came from, for messages.
+    #[serde(skip)]
+    pub origin: String,
+}
+
+/// The `[pipeline]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// A short name used in resource names and messages.
+    pub name: String,
+    /// The state machine's `Comment`.
+    pub comment: String,
+}
+
+/// One `[env.NAME]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvConfig {
+    /// The environment's name (filled in from the table key).
+    #[serde(skip)]
+    pub name: String,
+    /// AWS region, e.g. `eu-west-1`.
+    pub region: String,
+    /// AWS account id (12 digits).
+    pub account: String,
+    /// The state machine's name.
+    pub state_machine: String,
+    /// Seconds before the whole execution times out.
+    pub execution_timeout_seconds: u64,
+    /// The runner of every stage unless a `[env.NAME.stages.STAGE]` table says otherwise.
+    pub runner: Runner,
+    /// SNS topic names.
+    pub topics: Topics,
+    /// The pause Lambda's function name.
+    pub pause_function: String,
+    /// ECS settings (needed when any stage runs on ECS).
+    #[serde(default)]
+    pub ecs: Option<EcsConfig>,
+    /// Glue settings.
+    #[serde(default)]
+    pub glue: GlueConfig,
+    /// Lambda settings for stages that run as functions.
+    #[serde(default)]
+    pub lambda: LambdaConfig,
+    /// Per-stage overrides.
+    #[serde(default)]
+    pub stages: BTreeMap<Stage, StageConfig>,
+}
+
+/// SNS topic names of an environment.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Topics {
+    /// Where the success summary goes.
+    pub success: String,
+    /// Where failure notices go.
+    pub failure: String,
+}
+
+/// Where stage containers run.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EcsConfig {
+    /// Cluster name.
+    pub cluster: String,
+    /// Task definition family of the stages image.
+    pub task_definition: String,
+    /// The container whose command is overridden.
+    pub container: String,
+    /// Private subnets for the tasks.
+    pub subnets: Vec<String>,
+    /// Security groups for the tasks.
+    pub security_groups: Vec<String>,
+}
+
+/// Glue job naming.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GlueConfig {
+    /// Prefix of every job name (job = prefix + stage name, unless the stage names its job).
+    #[serde(default)]
+    pub job_prefix: String,
+}
+
+/// Lambda function naming for stages.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LambdaConfig {
+    /// Prefix of every stage function name (function = prefix + stage name).
+    #[serde(default)]
+    pub function_prefix: String,
+}
+
+/// `[env.NAME.stages.STAGE]`: per-stage overrides.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageConfig {
+    /// Runner for this stage.
+    pub runner: Option<Runner>,
+    /// `TimeoutSeconds` of the stage's Task.
+    pub timeout_seconds: Option<u64>,
+    /// Glue: the job's name.
+    pub job_name: Option<String>,
+    /// Lambda: the function's name.
+    pub function_name: Option<String>,
+}
+
+impl Config {
+    /// Parses a configuration; `origin` names it in messages.
+    pub fn parse(text: &str, origin: &str) -> Result<Config> {
+        let mut config: Config = toml::from_str(text)
+            .map_err(|e| ConfigError::Invalid { origin: origin.to_string(), message: e.to_string() })?;
+        config.origin = origin.to_string();
+        for (name, env) in &mut config.env {
+            env.name = name.clone();
+        }
+        for env in config.env.values() {
+            env.check(origin)?;
+        }
+        Ok(config)
+    }
+
+    /// Loads `path`, or the first `amali.toml` found upwards from the current directory, or the built-in defaults.
+    pub fn load(path: Option<&Path>) -> Result<Config> {
+        let found = match path {
+            Some(p) => Some(p.to_path_buf()),
+            None => find_upwards(&std::env::current_dir().unwrap_or_default()),
+        };
+        match found {
+            Some(path) => {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|source| ConfigError::Read { path: path.clone(), source })?;
+                Config::parse(&text, &path.display().to_string())
+            }
+            None => Config::builtin(),
+        }
+    }
+
+    /// The built-in configuration.
+    pub fn builtin() -> Result<Config> {
+        Config::parse(BUILTIN, "the built-in configuration")
+    }
+
+    /// The environment named `name`.
+    pub fn env(&self, name: &str) -> Result<&EnvConfig> {
+        self.env.get(name).ok_or_else(|| ConfigError::UnknownEnv {
+            name: name.to_string(),
+            origin: self.origin.clone(),
+            known: self.env.keys().cloned().collect::<Vec<_>>().join(", "),
+        })
+    }
+}
+
+fn find_upwards(start: &Path) -> Option<PathBuf> {
+    start.ancestors().map(|d| d.join("amali.toml")).find(|p| p.is_file())
+}
+
+impl EnvConfig {
+    fn check(&self, origin: &str) -> Result<()> {
+        let bad =
+            |message: String| ConfigError::BadValue { env: self.name.clone(), origin: origin.to_string(), message };
+        if self.account.len() != 12 || !self.account.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad(format!("account {:?} is not a 12-digit AWS account id", self.account)));
+        }
+        if self.region.is_empty() || !self.region.contains('-') {
+            return Err(bad(format!("region {:?} is not an AWS region such as eu-west-1", self.region)));
+        }
+        let uses_ecs = Stage::ALL.iter().any(|s| *s != Stage::PauseClusters && self.runner_for(*s) == Runner::Ecs);
+        if uses_ecs && self.ecs.is_none() {
+            return Err(bad(
+                "a stage runs on ECS but there is no [env.NAME.ecs] table; add one or change runner".into()
+            ));
+        }
+        Ok(())
+    }
+
+    /// The runner of `stage`.
+    pub fn runner_for(&self, stage: Stage) -> Runner {
+        self.stages.get(&stage).and_then(|s| s.runner).unwrap_or(self.runner)
+    }
+
+    /// `TimeoutSeconds` of `stage`'s Task.
+    pub fn timeout_for(&self, stage: Stage) -> u64 {
+        self.stages.get(&stage).and_then(|s| s.timeout_seconds).unwrap_or_else(|| stage.default_timeout_seconds())
+    }
+
+    /// The Glue job that runs `stage`.
+    pub fn glue_job(&self, stage: Stage) -> String {
+        self.stages
+            .get(&stage)
+            .and_then(|s| s.job_name.clone())
+            .unwrap_or_else(|| format!("{}{}", self.glue.job_prefix, stage.name()))
+    }
+
+    /// The Lambda function that runs `stage`.
+    pub fn lambda_function(&self, stage: Stage) -> String {
+        self.stages
+            .get(&stage)
+            .and_then(|s| s.function_name.clone())
+            .unwrap_or_else(|| format!("{}{}", self.lambda.function_prefix, stage.name()))
+    }
+
+    /// The ARN of the SNS topic named `topic`.
+    pub fn topic_arn(&self, topic: &str) -> String {
+        format!("arn:aws:sns:{}:{}:{}", self.region, self.account, topic)
+    }
+}

@@ -1,0 +1,12 @@
+//! amali: a typed Step Functions toolkit for the AmaliMart data platform.
+//!
+//! The library holds everything the `amali` command does, so that tests and other tools can call it directly:
+//! [`asl`] (the language model), [`dsl`] (the builder), [`pipeline`] (the AmaliMart state machine), [`config`]
+//! (environments from `amali.toml`) and [`cli`] (one module per subcommand).
+
+pub mod asl;
+pub mod cli;
+pub mod config;
+pub mod dsl;
+pub mod pipeline;
+pub mod stage;

@@ -1,0 +1,109 @@
+//! The `amali` command line, run as a user would.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn amali() -> Command {
+    let mut cmd = Command::cargo_bin("amali").unwrap();
+    cmd.current_dir(common::root()).env_remove("AMALI_CONFIG");
+    cmd
+}
+
+/// A copy of the project's configuration and rendered files in a temporary directory.
+fn project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(common::root().join("amali.toml"), dir.path().join("amali.toml")).unwrap();
+    std::fs::create_dir(dir.path().join("asl")).unwrap();
+    for file in common::rendered() {
+        std::fs::copy(&file, dir.path().join("asl").join(file.file_name().unwrap())).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn render_check_passes_on_the_committed_files() {
+    amali().args(["render", "--check"]).assert().success().stderr(predicate::str::contains("up to date").count(3));
+}
+
+#[test]
+fn render_check_fails_with_a_diff_when_a_file_is_stale() {
+    let dir = project();
+    let file = dir.path().join("asl/dev.asl.json");
+    let text = std::fs::read_to_string(&file).unwrap().replace("\"TimeoutSeconds\": 3600", "\"TimeoutSeconds\": 60");
+    std::fs::write(&file, text).unwrap();
+    amali()
+        .current_dir(dir.path())
+        .args(["render", "--check"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("asl/dev.asl.json is stale"))
+        .stderr(predicate::str::contains("-      \"TimeoutSeconds\": 60,"))
+        .stderr(predicate::str::contains("+      \"TimeoutSeconds\": 3600,"))
+        .stderr(predicate::str::contains("run `amali render`"));
+}
+
+#[test]
+fn render_check_fails_when_a_file_is_missing_or_orphaned() {
+    let dir = project();
+    std::fs::remove_file(dir.path().join("asl/prod.asl.json")).unwrap();
+    std::fs::write(dir.path().join("asl/old.asl.json"), "{}").unwrap();
+    amali()
+        .current_dir(dir.path())
+        .args(["render", "--check"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("asl/prod.asl.json is missing"))
+        .stderr(predicate::str::contains("old.asl.json belongs to no environment"));
+}
+
+#[test]
+fn render_writes_every_environment_and_is_deterministic() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(common::root().join("amali.toml"), dir.path().join("amali.toml")).unwrap();
+    amali().current_dir(dir.path()).arg("render").assert().success();
+    for file in common::rendered() {
+        let ours = std::fs::read_to_string(dir.path().join("asl").join(file.file_name().unwrap())).unwrap();
+        assert_eq!(ours, common::read(&file));
+    }
+    amali().current_dir(dir.path()).arg("render").assert().success().stderr(predicate::str::contains("unchanged"));
+}
+
+#[test]
+fn render_to_stdout() {
+    let expected = common::read(&common::root().join("asl/local.asl.json"));
+    amali().args(["render", "--env", "local", "--out", "-"]).assert().success().stdout(expected);
+}
+
+#[test]
+fn an_unknown_environment_is_a_usage_error_that_names_the_known_ones() {
+    amali()
+        .args(["render", "--env", "staging"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no environment \"staging\""))
+        .stderr(predicate::str::contains("dev, local, prod"));
+}
+
+#[test]
+fn a_broken_configuration_says_what_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let text =
+        common::read(&common::root().join("amali.toml")).replace("account = \"050451375647\"", "account = \"12\"");
+    std::fs::write(dir.path().join("amali.toml"), text).unwrap();
+    amali()
+        .current_dir(dir.path())
+        .arg("render")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("account \"12\" is not a 12-digit AWS account id"));
+}
+
+#[test]
+fn help_teaches() {
+    let out = amali().args(["render", "--help"]).assert().success().get_output().stdout.clone();
+    insta::assert_snapshot!("render_help", String::from_utf8(out).unwrap());
+    amali().assert().code(2).stderr(predicate::str::contains("Usage: amali"));
+}
