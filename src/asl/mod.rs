@@ -5,7 +5,10 @@
 //! spellings, payload key order), so `render(parse(x))` equals `x` as JSON, with fields in canonical order.
 
 pub mod choice;
+pub mod intrinsic;
 pub mod model;
+pub mod path;
+pub mod validate;
 
 pub use choice::{ChoiceRule, Comparison, ComparisonOp, OperandKind};
 pub use model::*;
@@ -50,6 +53,16 @@ pub fn render(machine: &StateMachine) -> String {
     let mut out = serde_json::to_string_pretty(machine).expect("a state machine model always serialises");
     out.push('\n');
     out
+}
+
+/// A JSON pointer (RFC 6901) from path segments: `["States", "a/b"]` is `/States/a~1b`.
+pub fn pointer(segments: &[&str]) -> String {
+    segments.iter().fold(String::new(), |p, s| pointer_push(&p, s))
+}
+
+/// Appends one segment to a JSON pointer.
+pub fn pointer_push(base: &str, segment: &str) -> String {
+    format!("{base}/{}", segment.replace('~', "~0").replace('/', "~1"))
 }
 
 /// The rendered document as a JSON value (what `render` prints, before formatting).

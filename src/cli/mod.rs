@@ -4,6 +4,7 @@
 //! it needs), so `--help` always works and every error names the flag or file to fix.
 
 mod render;
+mod validate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -74,11 +75,26 @@ pub enum Command {
     ///   amali render --env dev --out -     # print the dev definition
     #[command(verbatim_doc_comment)]
     Render(render::RenderArgs),
+    /// Check ASL documents: structure, semantics and, with --lint, what breaks pipelines.
+    ///
+    /// Any state machine definition can be checked, not only amali's. Every problem is
+    /// reported at once, each with a code (AWS's ValidateStateMachineDefinition code
+    /// where one exists) and a JSON pointer to where it is.
+    /// Exit status: 0 valid (warnings allowed), 1 invalid, 2 a file could not be read.
+    ///
+    /// Examples:
+    ///   amali validate asl/*.asl.json
+    ///   amali validate --lint original.asl.json
+    ///   aws stepfunctions describe-state-machine --state-machine-arn ARN \
+    ///     --query definition --output text | amali validate --format json -
+    #[command(verbatim_doc_comment)]
+    Validate(validate::ValidateArgs),
 }
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     match cli.command {
         Command::Render(args) => render::run(&cli.global, args),
+        Command::Validate(args) => validate::run(args),
     }
 }

@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
 
 use super::{Chain, IntoChain};
-use crate::asl::{self, NumOrExpr, StateMachine, States};
+use crate::asl::{self, NumOrExpr, StateMachine, States, pointer};
 
 /// One reason a graph cannot be built, with a stable code and a JSON-pointer location in the rendered document.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -92,11 +92,6 @@ impl fmt::Display for BuildErrors {
 }
 
 impl std::error::Error for BuildErrors {}
-
-/// A JSON pointer (RFC 6901) from path segments.
-pub(crate) fn pointer(segments: &[&str]) -> String {
-    segments.iter().map(|s| format!("/{}", s.replace('~', "~0").replace('/', "~1"))).collect()
-}
 
 /// Builds a [`StateMachine`] from a chain and the machine-level fields.
 #[derive(Debug, Clone)]
