@@ -5,6 +5,8 @@
 //! spellings, payload key order), so `render(parse(x))` equals `x` as JSON, with fields in canonical order.
 
 pub mod choice;
+pub mod diff;
+pub mod graph;
 pub mod intrinsic;
 pub mod model;
 pub mod path;

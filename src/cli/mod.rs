@@ -3,6 +3,8 @@
 //! Arguments are parsed first (clap, no I/O) and resolved second (each command loads `amali.toml` and checks what
 //! it needs), so `--help` always works and every error names the flag or file to fix.
 
+mod diff;
+mod graph;
 mod render;
 mod validate;
 
@@ -89,6 +91,27 @@ pub enum Command {
     ///     --query definition --output text | amali validate --format json -
     #[command(verbatim_doc_comment)]
     Validate(validate::ValidateArgs),
+    /// Show what changed between two definitions, state by state.
+    ///
+    /// The comparison is semantic: key order and formatting do not count. States are
+    /// matched by name across branches and item processors; a state that only changed
+    /// name is reported as renamed. Exit status: 0 same machine, 1 different, 2 a file
+    /// could not be read.
+    ///
+    /// Examples:
+    ///   amali diff asl/dev.asl.json asl/prod.asl.json
+    ///   git show HEAD~1:asl/prod.asl.json | amali diff - asl/prod.asl.json
+    #[command(verbatim_doc_comment)]
+    Diff(diff::DiffArgs),
+    /// Draw a state machine as a Mermaid or Graphviz diagram, like the console's graph.
+    ///
+    /// Without a file, draws the pipeline of --env (default local).
+    ///
+    /// Examples:
+    ///   amali graph > pipeline.mmd
+    ///   amali graph --format dot original.asl.json | dot -Tsvg > original.svg
+    #[command(verbatim_doc_comment)]
+    Graph(graph::GraphArgs),
 }
 
 /// Runs a parsed command line.
@@ -96,5 +119,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     match cli.command {
         Command::Render(args) => render::run(&cli.global, args),
         Command::Validate(args) => validate::run(args),
+        Command::Diff(args) => diff::run(args),
+        Command::Graph(args) => graph::run(&cli.global, args),
     }
 }

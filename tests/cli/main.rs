@@ -107,3 +107,60 @@ fn help_teaches() {
     insta::assert_snapshot!("render_help", String::from_utf8(out).unwrap());
     amali().assert().code(2).stderr(predicate::str::contains("Usage: amali"));
 }
+
+#[test]
+fn diff_reports_changes_state_by_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("old.json");
+    let new = dir.path().join("new.json");
+    std::fs::write(&old, r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Wait", "Seconds": 5, "End": true}, "Gone": {"Type": "Succeed"}}}"#).unwrap();
+    std::fs::write(&new, r#"{"States": {"A": {"Next": "C", "Type": "Pass"}, "C": {"Type": "Wait", "Seconds": 5, "End": true}, "New": {"Type": "Fail"}}, "StartAt": "A", "TimeoutSeconds": 60}"#).unwrap();
+    let out = amali().arg("diff").arg(&old).arg(&new).assert().code(1).get_output().stdout.clone();
+    let text = String::from_utf8(out).unwrap();
+    for line in [
+        "~ machine /TimeoutSeconds: (absent) -> 60",
+        "- Succeed \"Gone\"",
+        "+ Fail \"New\"",
+        "> \"B\" renamed to \"C\"",
+        "~ Pass \"A\"",
+        "    /Next: \"B\" -> \"C\"",
+        "1 added, 1 removed, 1 renamed, 1 changed, machine fields changed",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in:\n{text}");
+    }
+    let json =
+        amali().args(["diff", "--format", "json"]).arg(&old).arg(&new).assert().code(1).get_output().stdout.clone();
+    let json: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    assert_eq!(json["identical"], false);
+    assert_eq!(json["renamed"][0], serde_json::json!({"from": "B", "to": "C"}));
+    amali()
+        .args(["diff", "asl/dev.asl.json", "asl/dev.asl.json"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("no semantic difference"));
+    amali().args(["diff", "asl/dev.asl.json", "missing.json"]).assert().code(2);
+}
+
+#[test]
+fn graph_draws_the_pipeline() {
+    let out = amali().args(["graph", "--env", "local"]).assert().success().get_output().stdout.clone();
+    insta::assert_snapshot!("graph_local_mermaid", String::from_utf8(out).unwrap());
+    let dot = amali()
+        .args(["graph", "--format", "dot"])
+        .arg(common::original_definition())
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let dot = String::from_utf8(dot).unwrap();
+    assert!(dot.starts_with("digraph state_machine {"));
+    assert!(dot.contains("subgraph cluster_"), "the Parallel is drawn as a box around its branches");
+    assert!(dot.contains("style=dashed"), "catchers are dashed");
+    assert_eq!(dot.matches('{').count(), dot.matches('}').count());
+    amali()
+        .args(["graph", "tests/fixtures/invalid/state-type.asl.json"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("amali validate"));
+}
