@@ -10,3 +10,4 @@ pub mod config;
 pub mod dsl;
 pub mod pipeline;
 pub mod stage;
+pub mod interp;

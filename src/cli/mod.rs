@@ -4,6 +4,7 @@
 //! it needs), so `--help` always works and every error names the flag or file to fix.
 
 mod diff;
+mod exec;
 mod graph;
 mod render;
 mod validate;
@@ -112,6 +113,22 @@ pub enum Command {
     ///   amali graph --format dot original.asl.json | dot -Tsvg > original.svg
     #[command(verbatim_doc_comment)]
     Graph(graph::GraphArgs),
+    /// Run a state machine locally and print its outcome as one JSON object.
+    ///
+    /// Any definition runs with AWS Step Functions' semantics: paths, payload templates,
+    /// intrinsic functions, JSONata, variables, Choice, Wait (virtual time unless
+    /// --real-time), Parallel, Map, Retry and Catch. Tasks are answered by mocked
+    /// responses in Step Functions Local's MockConfigFile format.
+    ///
+    /// Output: {"status": "SUCCEEDED"|"FAILED"|"TIMED_OUT"|"ABORTED", "output": ...,
+    /// "error": ..., "cause": ...} (+ "history" with --history).
+    /// Exit status: 0 SUCCEEDED, 1 otherwise, 2 unusable definition, input or mock file.
+    ///
+    /// Examples:
+    ///   amali exec flow.asl.json --input '{"n": 3}'
+    ///   amali exec flow.asl.json --input @input.json --mock-config mocks.json --test-case HappyPath
+    #[command(verbatim_doc_comment)]
+    Exec(exec::ExecArgs),
 }
 
 /// Runs a parsed command line.
@@ -121,5 +138,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Validate(args) => validate::run(args),
         Command::Diff(args) => diff::run(args),
         Command::Graph(args) => graph::run(&cli.global, args),
+        Command::Exec(args) => exec::run(args),
     }
 }

@@ -11,6 +11,7 @@ pub mod lints;
 pub mod rules;
 
 pub use context::{Context, GraphView, QueryLang, StateView};
+pub use rules::is_timestamp;
 
 use serde::Serialize;
 use serde_json::Value;

@@ -18,6 +18,8 @@ mod timeouts;
 mod transitions;
 mod wait;
 
+pub use wait::is_timestamp;
+
 use serde_json::Value;
 
 use super::{Diagnostic, Rule, SCHEMA, StateView};

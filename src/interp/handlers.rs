@@ -1,0 +1,176 @@
+//! Task handlers: what a Task state's resource does when run locally.
+//!
+//! Handlers are tried in order; the first that accepts a request answers it. [`MockHandler`] answers from a mock
+//! configuration in AWS Step Functions Local's `MockConfigFile` format, so that any state machine can be tested
+//! without AWS; [`Unhandled`] is the last resort and says what to do.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::error::{StatesError, names};
+
+/// A boxed future answering a task.
+pub type TaskFuture<'a> = Pin<Box<dyn Future<Output = Result<Value, StatesError>> + Send + 'a>>;
+
+/// One call of a Task state.
+#[derive(Debug, Clone)]
+pub struct TaskRequest {
+    /// The state's name.
+    pub state: String,
+    /// Its `Resource`.
+    pub resource: String,
+    /// The evaluated `Parameters` (or `Arguments`).
+    pub parameters: Value,
+    /// The context object (`$$`) at the call.
+    pub context: Value,
+    /// The state's own attempt number: 0, then 1 for the first retry, ...
+    pub attempt: u32,
+}
+
+/// Something that can run Task states.
+pub trait TaskHandler: Send + Sync {
+    /// Answers the request, or returns `None` to let the next handler try.
+    fn call<'a>(&'a self, request: &'a TaskRequest) -> Option<TaskFuture<'a>>;
+}
+
+/// Handlers tried in order.
+#[derive(Clone, Default)]
+pub struct Handlers(Vec<Arc<dyn TaskHandler>>);
+
+impl Handlers {
+    /// An empty chain.
+    pub fn new() -> Self {
+        Handlers(Vec::new())
+    }
+
+    /// Appends a handler, tried after the ones already there.
+    pub fn with(mut self, handler: Arc<dyn TaskHandler>) -> Self {
+        self.0.push(handler);
+        self
+    }
+
+    /// Runs the request through the first handler that accepts it.
+    pub async fn call(&self, request: &TaskRequest) -> Result<Value, StatesError> {
+        for h in &self.0 {
+            if let Some(f) = h.call(request) {
+                return f.await;
+            }
+        }
+        Unhandled.call(request).expect("Unhandled answers everything").await
+    }
+}
+
+/// The last resort: a task nothing else handles fails with a cause that says how to run it.
+pub struct Unhandled;
+
+impl TaskHandler for Unhandled {
+    fn call<'a>(&'a self, request: &'a TaskRequest) -> Option<TaskFuture<'a>> {
+        let cause = format!(
+            "amali has no local handler for resource {:?} (state {:?}): give a mocked response with --mock-config and --test-case, or run it on AWS",
+            request.resource, request.state
+        );
+        Some(Box::pin(async move { Err(StatesError::new(names::TASK_FAILED, cause)) }))
+    }
+}
+
+/// A mocked response: a result, or an error.
+#[derive(Debug, Clone, Deserialize)]
+pub enum MockedResponse {
+    /// The task returns this value.
+    Return(Value),
+    /// The task fails with this error.
+    Throw {
+        /// The error name.
+        #[serde(rename = "Error")]
+        error: String,
+        /// The cause.
+        #[serde(rename = "Cause", default)]
+        cause: String,
+    },
+}
+
+/// The whole mock file: `{"StateMachines": {NAME: {"TestCases": {CASE: {STATE: RESPONSE}}}}, "MockedResponses": {...}}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MockConfig {
+    /// Test cases by state machine.
+    pub state_machines: HashMap<String, MockMachine>,
+    /// Responses by name; each maps invocation numbers (`"0"`, `"1-2"`) to a response.
+    pub mocked_responses: HashMap<String, HashMap<String, MockedResponse>>,
+}
+
+/// The test cases of one state machine.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MockMachine {
+    /// State name -> response name, by test case.
+    pub test_cases: HashMap<String, HashMap<String, String>>,
+}
+
+/// Answers the states of one test case from a mock file; other states go to the next handler.
+pub struct MockHandler {
+    responses: HashMap<String, Vec<(u32, u32, MockedResponse)>>,
+    calls: Mutex<HashMap<String, u32>>,
+}
+
+impl MockHandler {
+    /// The handler for `test_case` of `machine` (if `machine` is `None`, the only machine that has the test case).
+    pub fn new(config: &MockConfig, machine: Option<&str>, test_case: &str) -> Result<Self, String> {
+        let candidates: Vec<(&String, &MockMachine)> = config
+            .state_machines
+            .iter()
+            .filter(|(name, m)| machine.is_none_or(|want| want == *name) && m.test_cases.contains_key(test_case))
+            .collect();
+        let (_, m) = match candidates.as_slice() {
+            [one] => *one,
+            [] => return Err(format!("no state machine in the mock file has a test case {test_case:?}")),
+            _ => return Err(format!("several state machines have a test case {test_case:?}; name one with --state-machine")),
+        };
+        let mut responses = HashMap::new();
+        for (state, response) in &m.test_cases[test_case] {
+            let table = config
+                .mocked_responses
+                .get(response)
+                .ok_or_else(|| format!("test case {test_case:?} names a mocked response {response:?} that is not defined"))?;
+            let mut ranges = Vec::new();
+            for (key, r) in table {
+                let (a, b) = match key.split_once('-') {
+                    Some((a, b)) => (a.trim().parse(), b.trim().parse()),
+                    None => (key.trim().parse(), key.trim().parse()),
+                };
+                let (Ok(a), Ok(b)) = (a, b) else {
+                    return Err(format!("mocked response {response:?} has key {key:?}; keys are invocation numbers like \"0\" or \"1-3\""));
+                };
+                ranges.push((a, b, r.clone()));
+            }
+            responses.insert(state.clone(), ranges);
+        }
+        Ok(MockHandler { responses, calls: Mutex::new(HashMap::new()) })
+    }
+}
+
+impl TaskHandler for MockHandler {
+    fn call<'a>(&'a self, request: &'a TaskRequest) -> Option<TaskFuture<'a>> {
+        let ranges = self.responses.get(&request.state)?;
+        let n = {
+            let mut calls = self.calls.lock().unwrap_or_else(|e| e.into_inner());
+            let c = calls.entry(request.state.clone()).or_insert(0);
+            *c += 1;
+            *c - 1
+        };
+        let answer = match ranges.iter().find(|(a, b, _)| (*a..=*b).contains(&n)) {
+            Some((_, _, MockedResponse::Return(v))) => Ok(v.clone()),
+            Some((_, _, MockedResponse::Throw { error, cause })) => Err(StatesError::new(error.clone(), cause.clone())),
+            None => Err(StatesError::new(
+                names::TASK_FAILED,
+                format!("the mock has no response for call {n} of state {:?}", request.state),
+            )),
+        };
+        Some(Box::pin(async move { answer }))
+    }
+}
