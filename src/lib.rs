@@ -8,6 +8,6 @@ pub mod asl;
 pub mod cli;
 pub mod config;
 pub mod dsl;
+pub mod interp;
 pub mod pipeline;
 pub mod stage;
-pub mod interp;

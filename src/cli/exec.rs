@@ -52,19 +52,25 @@ pub fn read_input(input: &str) -> anyhow::Result<Value> {
         Some(path) => std::fs::read_to_string(path).with_context(|| format!("cannot read the input file {path}"))?,
         None => input.to_string(),
     };
-    serde_json::from_str(&text).with_context(|| format!("the input is not JSON: {}", text.chars().take(80).collect::<String>()))
+    serde_json::from_str(&text)
+        .with_context(|| format!("the input is not JSON: {}", text.chars().take(80).collect::<String>()))
 }
 
 fn prepare(args: &ExecArgs) -> anyhow::Result<(asl::StateMachine, Value, Options)> {
     let text = if args.definition.as_os_str() == "-" {
         std::io::read_to_string(std::io::stdin())?
     } else {
-        std::fs::read_to_string(&args.definition).with_context(|| format!("cannot read {}", args.definition.display()))?
+        std::fs::read_to_string(&args.definition)
+            .with_context(|| format!("cannot read {}", args.definition.display()))?
     };
     let report = asl::validate::validate(&text, false);
     if !report.is_valid() {
-        let problems: Vec<String> =
-            report.diagnostics.iter().filter(|d| d.severity == asl::validate::Severity::Error).map(|d| format!("  {} at {}: {}", d.code, d.location, d.message)).collect();
+        let problems: Vec<String> = report
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == asl::validate::Severity::Error)
+            .map(|d| format!("  {} at {}: {}", d.code, d.location, d.message))
+            .collect();
         return Err(anyhow!("{} is not a valid state machine:\n{}", args.definition.display(), problems.join("\n")));
     }
     let machine = asl::parse(&text).map_err(|e| anyhow!("{}: {e}", args.definition.display()))?;
@@ -72,8 +78,10 @@ fn prepare(args: &ExecArgs) -> anyhow::Result<(asl::StateMachine, Value, Options
     let mut handlers = Handlers::new();
     if let (Some(path), Some(case)) = (&args.mock_config, &args.test_case) {
         let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let config: MockConfig = serde_json::from_str(&text).with_context(|| format!("{} is not a MockConfigFile", path.display()))?;
-        let mock = MockHandler::new(&config, args.state_machine.as_deref(), case).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+        let config: MockConfig =
+            serde_json::from_str(&text).with_context(|| format!("{} is not a MockConfigFile", path.display()))?;
+        let mock = MockHandler::new(&config, args.state_machine.as_deref(), case)
+            .map_err(|e| anyhow!("{}: {e}", path.display()))?;
         handlers = handlers.with(Arc::new(mock));
     }
     let clock: Arc<dyn Clock> = if args.real_time { Arc::new(RealClock) } else { Arc::new(VirtualClock::new()) };

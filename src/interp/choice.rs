@@ -64,7 +64,11 @@ pub fn string_matches(text: &str, pattern: &str) -> bool {
 fn compare(op: ComparisonOp, left: &Value, right: &Value) -> bool {
     use std::cmp::Ordering::{Equal, Greater, Less};
     let name = op.as_str().trim_end_matches("Path");
-    let ordering_ok = |o: std::cmp::Ordering| match name.trim_start_matches("String").trim_start_matches("Numeric").trim_start_matches("Timestamp") {
+    let ordering_ok = |o: std::cmp::Ordering| match name
+        .trim_start_matches("String")
+        .trim_start_matches("Numeric")
+        .trim_start_matches("Timestamp")
+    {
         "Equals" => o == Equal,
         "LessThan" => o == Less,
         "GreaterThan" => o == Greater,
@@ -79,16 +83,16 @@ fn compare(op: ComparisonOp, left: &Value, right: &Value) -> bool {
         },
         OperandKind::Pattern => matches!((left.as_str(), right.as_str()), (Some(a), Some(b)) if string_matches(a, b)),
         OperandKind::Numeric => match (left, right) {
-            (Value::Number(a), Value::Number(b)) => a.as_f64().zip(b.as_f64()).and_then(|(a, b)| a.partial_cmp(&b)).is_some_and(ordering_ok),
+            (Value::Number(a), Value::Number(b)) => {
+                a.as_f64().zip(b.as_f64()).and_then(|(a, b)| a.partial_cmp(&b)).is_some_and(ordering_ok)
+            }
             _ => false,
         },
         OperandKind::Boolean => matches!((left, right), (Value::Bool(a), Value::Bool(b)) if a == b),
-        OperandKind::Timestamp => {
-            match (left.as_str().and_then(timestamp), right.as_str().and_then(timestamp)) {
-                (Some(a), Some(b)) => ordering_ok(a.cmp(&b)),
-                _ => false,
-            }
-        }
+        OperandKind::Timestamp => match (left.as_str().and_then(timestamp), right.as_str().and_then(timestamp)) {
+            (Some(a), Some(b)) => ordering_ok(a.cmp(&b)),
+            _ => false,
+        },
         OperandKind::TypeTest => unreachable!("type tests are handled before comparisons"),
     }
 }
@@ -138,12 +142,16 @@ pub fn holds(rule: &ChoiceRule, scope: Scope<'_>) -> Result<bool, StatesError> {
         return Ok(actual == expected);
     }
     let left = jsonpath::eval(variable, scope, "Variable").map_err(|_| {
-        StatesError::runtime(format!("Invalid path '{variable}': The choice state's condition path references an invalid value."))
+        StatesError::runtime(format!(
+            "Invalid path '{variable}': The choice state's condition path references an invalid value."
+        ))
     })?;
     let right = if op.is_path() {
         let path = comparison.value.as_str().unwrap_or_default();
         jsonpath::eval(path, scope, op.as_str()).map_err(|_| {
-            StatesError::runtime(format!("Invalid path '{path}': The choice state's condition path references an invalid value."))
+            StatesError::runtime(format!(
+                "Invalid path '{path}': The choice state's condition path references an invalid value."
+            ))
         })?
     } else {
         comparison.value.clone()

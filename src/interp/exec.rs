@@ -180,7 +180,10 @@ pub async fn execute(machine: &StateMachine, input: Value, options: Options) -> 
         history: Mutex::new(Vec::new()),
         deadline,
     };
-    engine.event("ExecutionStarted", Some(("executionStartedEventDetails", json!({"input": input.to_string(), "roleArn": role}))));
+    engine.event(
+        "ExecutionStarted",
+        Some(("executionStartedEventDetails", json!({"input": input.to_string(), "roleArn": role}))),
+    );
     let lang = match machine.query_language {
         Some(QueryLanguage::Jsonata) => Lang::Jsonata,
         _ => Lang::JsonPath,
@@ -188,22 +191,32 @@ pub async fn execute(machine: &StateMachine, input: Value, options: Options) -> 
     let result = engine.run_graph(&machine.start_at, &machine.states, input, Vars::new(), lang, None).await;
     let (status, output, error, cause) = match result {
         Ok(output) => {
-            engine.event("ExecutionSucceeded", Some(("executionSucceededEventDetails", json!({"output": output.to_string()}))));
+            engine.event(
+                "ExecutionSucceeded",
+                Some(("executionSucceededEventDetails", json!({"output": output.to_string()}))),
+            );
             (Status::Succeeded, Some(output), None, None)
         }
         Err(Stop::Error(e)) => {
-            engine.event("ExecutionFailed", Some(("executionFailedEventDetails", json!({"error": e.error, "cause": e.cause}))));
+            engine.event(
+                "ExecutionFailed",
+                Some(("executionFailedEventDetails", json!({"error": e.error, "cause": e.cause}))),
+            );
             // AWS leaves out an empty error or cause (a Fail state without Cause).
             let nonempty = |s: String| (!s.is_empty()).then_some(s);
             (Status::Failed, None, nonempty(e.error), nonempty(e.cause))
         }
         Err(Stop::TimedOut) => {
             let cause = "The execution ran longer than the state machine's TimeoutSeconds".to_string();
-            engine.event("ExecutionTimedOut", Some(("executionTimedOutEventDetails", json!({"error": names::TIMEOUT, "cause": cause}))));
+            engine.event(
+                "ExecutionTimedOut",
+                Some(("executionTimedOutEventDetails", json!({"error": names::TIMEOUT, "cause": cause}))),
+            );
             (Status::TimedOut, None, Some(names::TIMEOUT.to_string()), Some(cause))
         }
     };
-    let history = engine.options.history.then(|| std::mem::take(&mut *engine.history.lock().unwrap_or_else(|e| e.into_inner())));
+    let history =
+        engine.options.history.then(|| std::mem::take(&mut *engine.history.lock().unwrap_or_else(|e| e.into_inner())));
     Outcome { status, output, error, cause, history }
 }
 
@@ -282,7 +295,10 @@ impl<'m> Engine<'m> {
                     .ok_or_else(|| StatesError::runtime(format!("the state {name:?} does not exist in this graph")))?;
                 let lang = step::lang_of(state, lang);
                 let kind = state.type_name();
-                self.event(&format!("{kind}StateEntered"), Some(("stateEnteredEventDetails", json!({"name": name, "input": input.to_string()}))));
+                self.event(
+                    &format!("{kind}StateEntered"),
+                    Some(("stateEnteredEventDetails", json!({"name": name, "input": input.to_string()}))),
+                );
                 let flow = self.run_state(name, state, input, &mut vars, lang).await;
                 let flow = match flow {
                     Ok(f) => f,
@@ -293,7 +309,10 @@ impl<'m> Engine<'m> {
                     Flow::End(output) => (None, output),
                 };
                 check_size(&output, &format!("the output of {name:?}"))?;
-                self.event(&format!("{kind}StateExited"), Some(("stateExitedEventDetails", json!({"name": name, "output": output.to_string()}))));
+                self.event(
+                    &format!("{kind}StateExited"),
+                    Some(("stateExitedEventDetails", json!({"name": name, "output": output.to_string()}))),
+                );
                 match next {
                     Some(n) => {
                         name = n;
@@ -305,7 +324,14 @@ impl<'m> Engine<'m> {
         })
     }
 
-    async fn run_state(&self, name: &'m str, state: &'m State, raw: Value, vars: &mut Vars, lang: Lang) -> Result<Flow<'m>, Stop> {
+    async fn run_state(
+        &self,
+        name: &'m str,
+        state: &'m State,
+        raw: Value,
+        vars: &mut Vars,
+        lang: Lang,
+    ) -> Result<Flow<'m>, Stop> {
         let entered = clock::format(self.options.clock.now());
         let ctx = self.context(name, &entered, 0, None);
         match state {
@@ -442,16 +468,34 @@ impl<'m> Engine<'m> {
             "TaskScheduled",
             Some(("taskScheduledEventDetails", json!({"resource": resource, "resourceType": resource_type, "region": self.options.region, "parameters": parameters.to_string()}))),
         );
-        self.event("TaskStarted", Some(("taskStartedEventDetails", json!({"resource": resource, "resourceType": resource_type}))));
-        let request = TaskRequest { state: name.to_string(), resource: t.resource.clone(), parameters, context: ctx.clone(), attempt };
+        self.event(
+            "TaskStarted",
+            Some(("taskStartedEventDetails", json!({"resource": resource, "resourceType": resource_type}))),
+        );
+        let request = TaskRequest {
+            state: name.to_string(),
+            resource: t.resource.clone(),
+            parameters,
+            context: ctx.clone(),
+            attempt,
+        };
         let timeout = step::task_timeout(t, &effective, &ctx, &vars, lang)?;
         let call = self.options.handlers.call(&request);
         let result = match timeout {
             Some(limit) => match tokio::time::timeout(limit, call).await {
                 Ok(r) => r,
                 Err(_) => {
-                    self.event("TaskTimedOut", Some(("taskTimedOutEventDetails", json!({"resource": resource, "resourceType": resource_type, "error": names::TIMEOUT}))));
-                    return Err(Stop::Error(StatesError::new(names::TIMEOUT, format!("{name:?} ran longer than its TimeoutSeconds"))));
+                    self.event(
+                        "TaskTimedOut",
+                        Some((
+                            "taskTimedOutEventDetails",
+                            json!({"resource": resource, "resourceType": resource_type, "error": names::TIMEOUT}),
+                        )),
+                    );
+                    return Err(Stop::Error(StatesError::new(
+                        names::TIMEOUT,
+                        format!("{name:?} ran longer than its TimeoutSeconds"),
+                    )));
                 }
             },
             None => call.await,
@@ -460,10 +504,27 @@ impl<'m> Engine<'m> {
             Ok(result) => {
                 self.event(
                     "TaskSucceeded",
-                    Some(("taskSucceededEventDetails", json!({"resource": resource, "resourceType": resource_type, "output": result.to_string()}))),
+                    Some((
+                        "taskSucceededEventDetails",
+                        json!({"resource": resource, "resourceType": resource_type, "output": result.to_string()}),
+                    )),
                 );
                 let mut vars = vars;
-                let flow = step::finish(name, &t.transition, &t.result_selector, &t.result_path, &t.output_path, &t.output, &t.assign, &raw, &effective, result, &ctx, &mut vars, lang)?;
+                let flow = step::finish(
+                    name,
+                    &t.transition,
+                    &t.result_selector,
+                    &t.result_path,
+                    &t.output_path,
+                    &t.output,
+                    &t.assign,
+                    &raw,
+                    &effective,
+                    result,
+                    &ctx,
+                    &mut vars,
+                    lang,
+                )?;
                 Ok((flow, vars))
             }
             Err(e) => {
@@ -476,10 +537,21 @@ impl<'m> Engine<'m> {
         }
     }
 
-    async fn parallel(&self, name: &'m str, p: &'m asl::Parallel, raw: Value, ctx: &Value, vars: Vars, lang: Lang) -> Result<(Flow<'m>, Vars), Stop> {
+    async fn parallel(
+        &self,
+        name: &'m str,
+        p: &'m asl::Parallel,
+        raw: Value,
+        ctx: &Value,
+        vars: Vars,
+        lang: Lang,
+    ) -> Result<(Flow<'m>, Vars), Stop> {
         let (effective, branch_input) = step::parallel_input(p, &raw, ctx, &vars, lang)?;
         self.event("ParallelStateStarted", None);
-        let runs = p.branches.iter().map(|b| self.run_graph(&b.start_at, &b.states, branch_input.clone(), vars.clone(), lang, None));
+        let runs = p
+            .branches
+            .iter()
+            .map(|b| self.run_graph(&b.start_at, &b.states, branch_input.clone(), vars.clone(), lang, None));
         let outputs = match futures::future::try_join_all(runs).await {
             Ok(o) => o,
             Err(stop) => {
@@ -489,16 +561,41 @@ impl<'m> Engine<'m> {
         };
         self.event("ParallelStateSucceeded", None);
         let mut vars = vars;
-        let flow = step::finish(name, &p.transition, &p.result_selector, &p.result_path, &p.output_path, &p.output, &p.assign, &raw, &effective, Value::Array(outputs), ctx, &mut vars, lang)?;
+        let flow = step::finish(
+            name,
+            &p.transition,
+            &p.result_selector,
+            &p.result_path,
+            &p.output_path,
+            &p.output,
+            &p.assign,
+            &raw,
+            &effective,
+            Value::Array(outputs),
+            ctx,
+            &mut vars,
+            lang,
+        )?;
         Ok((flow, vars))
     }
 
-    async fn map(&self, name: &'m str, m: &'m asl::Map_, raw: Value, ctx: &Value, vars: Vars, lang: Lang) -> Result<(Flow<'m>, Vars), Stop> {
-        let processor = m.processor().ok_or_else(|| StatesError::runtime(format!("Map {name:?} has no ItemProcessor")))?;
+    async fn map(
+        &self,
+        name: &'m str,
+        m: &'m asl::Map_,
+        raw: Value,
+        ctx: &Value,
+        vars: Vars,
+        lang: Lang,
+    ) -> Result<(Flow<'m>, Vars), Stop> {
+        let processor =
+            m.processor().ok_or_else(|| StatesError::runtime(format!("Map {name:?} has no ItemProcessor")))?;
         if m.item_reader.is_some() {
             return Err(Stop::Error(StatesError::new(
                 names::ITEM_READER_FAILED,
-                format!("Map {name:?} reads its items from S3 (ItemReader), which a local run cannot do; mock the Map or give the items in the input"),
+                format!(
+                    "Map {name:?} reads its items from S3 (ItemReader), which a local run cannot do; mock the Map or give the items in the input"
+                ),
             )));
         }
         let (effective, items) = step::map_items(m, &raw, ctx, &vars, lang)?;
@@ -519,8 +616,12 @@ impl<'m> Engine<'m> {
                 let mut item_ctx = raw_ctx.clone();
                 item_ctx["Map"] = json!({"Item": {"Index": item.index, "Value": item.value}});
                 let input = selector.select(effective, &item.value, &item_ctx, &vars, inner_lang)?;
-                self.event("MapIterationStarted", Some(("mapIterationStartedEventDetails", json!({"name": name, "index": index}))));
-                let r = self.run_graph(&processor.start_at, &processor.states, input, vars, inner_lang, Some(item)).await;
+                self.event(
+                    "MapIterationStarted",
+                    Some(("mapIterationStartedEventDetails", json!({"name": name, "index": index}))),
+                );
+                let r =
+                    self.run_graph(&processor.start_at, &processor.states, input, vars, inner_lang, Some(item)).await;
                 let kind = if r.is_ok() { "MapIterationSucceeded" } else { "MapIterationFailed" };
                 self.event(kind, Some(("mapIterationSucceededEventDetails", json!({"name": name, "index": index}))));
                 r
@@ -543,7 +644,8 @@ impl<'m> Engine<'m> {
             }
             let tolerated_count = step::tolerated_count(m, &effective, ctx, &vars, lang)?;
             let tolerated_pct = step::tolerated_percentage(m, &effective, ctx, &vars, lang)?;
-            let over_count = failed as f64 > tolerated_count.unwrap_or(0.0) && tolerated_pct.is_none_or(|_| tolerated_count.is_some());
+            let over_count = failed as f64 > tolerated_count.unwrap_or(0.0)
+                && tolerated_pct.is_none_or(|_| tolerated_count.is_some());
             let over_pct = tolerated_pct.is_some_and(|p| total > 0 && (failed as f64 * 100.0 / total as f64) > p);
             let over = match (tolerated_count, tolerated_pct) {
                 (None, None) => failed > 0,
@@ -570,7 +672,21 @@ impl<'m> Engine<'m> {
         };
         self.event("MapStateSucceeded", None);
         let mut vars = vars;
-        let flow = step::finish(name, &m.transition, &m.result_selector, &m.result_path, &m.output_path, &m.output, &m.assign, &raw, &effective, Value::Array(results), ctx, &mut vars, lang)?;
+        let flow = step::finish(
+            name,
+            &m.transition,
+            &m.result_selector,
+            &m.result_path,
+            &m.output_path,
+            &m.output,
+            &m.assign,
+            &raw,
+            &effective,
+            Value::Array(results),
+            ctx,
+            &mut vars,
+            lang,
+        )?;
         Ok((flow, vars))
     }
 }

@@ -129,14 +129,17 @@ impl MockHandler {
         let (_, m) = match candidates.as_slice() {
             [one] => *one,
             [] => return Err(format!("no state machine in the mock file has a test case {test_case:?}")),
-            _ => return Err(format!("several state machines have a test case {test_case:?}; name one with --state-machine")),
+            _ => {
+                return Err(format!(
+                    "several state machines have a test case {test_case:?}; name one with --state-machine"
+                ));
+            }
         };
         let mut responses = HashMap::new();
         for (state, response) in &m.test_cases[test_case] {
-            let table = config
-                .mocked_responses
-                .get(response)
-                .ok_or_else(|| format!("test case {test_case:?} names a mocked response {response:?} that is not defined"))?;
+            let table = config.mocked_responses.get(response).ok_or_else(|| {
+                format!("test case {test_case:?} names a mocked response {response:?} that is not defined")
+            })?;
             let mut ranges = Vec::new();
             for (key, r) in table {
                 let (a, b) = match key.split_once('-') {
@@ -144,7 +147,9 @@ impl MockHandler {
                     None => (key.trim().parse(), key.trim().parse()),
                 };
                 let (Ok(a), Ok(b)) = (a, b) else {
-                    return Err(format!("mocked response {response:?} has key {key:?}; keys are invocation numbers like \"0\" or \"1-3\""));
+                    return Err(format!(
+                        "mocked response {response:?} has key {key:?}; keys are invocation numbers like \"0\" or \"1-3\""
+                    ));
                 };
                 ranges.push((a, b, r.clone()));
             }

@@ -16,7 +16,11 @@ pub fn eval_text(text: &str, scope: Scope<'_>, field: &str) -> Result<Value, Sta
 }
 
 fn number(n: f64) -> Value {
-    if n.fract() == 0.0 && n.abs() < 9.0e15 { Value::from(n as i64) } else { Number::from_f64(n).map_or(Value::Null, Value::Number) }
+    if n.fract() == 0.0 && n.abs() < 9.0e15 {
+        Value::from(n as i64)
+    } else {
+        Number::from_f64(n).map_or(Value::Null, Value::Number)
+    }
 }
 
 fn fail<T>(function: Function, message: impl std::fmt::Display) -> Result<T, StatesError> {
@@ -109,7 +113,10 @@ pub fn eval(call: &Call, scope: Scope<'_>, field: &str) -> Result<Value, StatesE
         Function::ArrayGetItem => {
             let items = array(&args[0])?;
             let i = int(&args[1])?;
-            usize::try_from(i).ok().and_then(|i| items.get(i).cloned()).map_or_else(|| fail(f, format!("index {i} is out of bounds")), Ok)?
+            usize::try_from(i)
+                .ok()
+                .and_then(|i| items.get(i).cloned())
+                .map_or_else(|| fail(f, format!("index {i} is out of bounds")), Ok)?
         }
         Function::ArrayLength => Value::from(array(&args[0])?.len()),
         Function::ArrayUnique => {
@@ -139,7 +146,10 @@ pub fn eval(call: &Call, scope: Scope<'_>, field: &str) -> Result<Value, StatesE
                 v => v.to_string(),
             };
             let algorithm = string(&args[1])?;
-            Value::String(hash(&algorithm, data.as_bytes()).map_or_else(|| fail(f, format!("unknown algorithm {algorithm:?}")), Ok)?)
+            Value::String(
+                hash(&algorithm, data.as_bytes())
+                    .map_or_else(|| fail(f, format!("unknown algorithm {algorithm:?}")), Ok)?,
+            )
         }
         Function::JsonMerge => {
             let (Value::Object(a), Value::Object(b)) = (&args[0], &args[1]) else {
@@ -174,7 +184,10 @@ pub fn eval(call: &Call, scope: Scope<'_>, field: &str) -> Result<Value, StatesE
             let s = string(&args[0])?;
             let delimiters = string(&args[1])?;
             Value::Array(
-                s.split(|c| delimiters.contains(c)).filter(|p| !p.is_empty()).map(|p| Value::String(p.to_string())).collect(),
+                s.split(|c| delimiters.contains(c))
+                    .filter(|p| !p.is_empty())
+                    .map(|p| Value::String(p.to_string()))
+                    .collect(),
             )
         }
         Function::Uuid => Value::String(uuid::Uuid::new_v4().to_string()),
@@ -224,7 +237,11 @@ mod tests {
             run("States.Hash('input data', 'SHA-1')").unwrap(),
             json!("aaff4a450a104cd177d28d18d74485e8cae074b7")
         );
-        assert_eq!(run("States.JsonMerge(States.StringToJson('{\"a\":1,\"b\":1}'), States.StringToJson('{\"b\":2}'), false)").unwrap(), json!({"a": 1, "b": 2}));
+        assert_eq!(
+            run("States.JsonMerge(States.StringToJson('{\"a\":1,\"b\":1}'), States.StringToJson('{\"b\":2}'), false)")
+                .unwrap(),
+            json!({"a": 1, "b": 2})
+        );
         assert_eq!(run("States.MathAdd($.n, -1)").unwrap(), json!(110));
         assert_eq!(run("States.StringSplit($.csv, ',')").unwrap(), json!(["a", "b", "c"]));
         assert_eq!(run("States.MathRandom(1, 999, 42)").unwrap(), run("States.MathRandom(1, 999, 42)").unwrap());

@@ -38,7 +38,12 @@ pub fn eval_expr(expr: &str, states: &States<'_>, vars: &Vars) -> Result<Value, 
     let program = jsonata_rs::JsonAta::new(expr, &arena)
         .map_err(|e| StatesError::query(format!("cannot parse the JSONata expression {expr:?}: {e}")))?;
     let mut st = Map::new();
-    for (key, value) in [("input", states.input), ("context", states.context), ("result", states.result), ("errorOutput", states.error_output)] {
+    for (key, value) in [
+        ("input", states.input),
+        ("context", states.context),
+        ("result", states.result),
+        ("errorOutput", states.error_output),
+    ] {
         if let Some(v) = value {
             st.insert(key.to_string(), v.clone());
         }
@@ -69,7 +74,9 @@ pub fn eval(value: &Value, states: &States<'_>, vars: &Vars) -> Result<Value, St
             }
             Ok(Value::Object(out))
         }
-        Value::Array(items) => items.iter().map(|v| eval(v, states, vars)).collect::<Result<Vec<_>, _>>().map(Value::Array),
+        Value::Array(items) => {
+            items.iter().map(|v| eval(v, states, vars)).collect::<Result<Vec<_>, _>>().map(Value::Array)
+        }
         other => Ok(other.clone()),
     }
 }
@@ -86,7 +93,10 @@ mod tests {
         vars.insert("factor".into(), json!(10));
         let states = States { input: Some(&input), ..Default::default() };
         assert_eq!(eval(&json!("{% $sum($states.input.items.price) * $factor %}"), &states, &vars).unwrap(), json!(50));
-        assert_eq!(eval(&json!({"n": "{% $states.input.name %}", "k": 1}), &states, &vars).unwrap(), json!({"n": "x", "k": 1}));
+        assert_eq!(
+            eval(&json!({"n": "{% $states.input.name %}", "k": 1}), &states, &vars).unwrap(),
+            json!({"n": "x", "k": 1})
+        );
         assert_eq!(eval(&json!("{% 1 + %}"), &states, &vars).unwrap_err().error, "States.QueryEvaluationError");
     }
 }

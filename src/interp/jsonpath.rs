@@ -26,7 +26,8 @@ pub struct Scope<'a> {
 
 /// Parses and evaluates `text` (for messages, `field` names where it came from).
 pub fn eval(text: &str, scope: Scope<'_>, field: &str) -> Result<Value, StatesError> {
-    let path = Path::parse(text).map_err(|e| StatesError::runtime(format!("{field}: {text:?} is not a valid path: {e}")))?;
+    let path =
+        Path::parse(text).map_err(|e| StatesError::runtime(format!("{field}: {text:?} is not a valid path: {e}")))?;
     eval_parsed(&path, text, scope, field)
 }
 
@@ -47,7 +48,9 @@ pub fn eval_parsed(path: &Path, text: &str, scope: Scope<'_>, field: &str) -> Re
                 Root::Variable(ref v) => format!("variable ${v}"),
                 Root::Input => format!("the input '{}'", truncate(&scope.input.to_string())),
             };
-            StatesError::runtime(format!("The JSONPath '{text}' specified for the field '{field}' could not be found in {what}"))
+            StatesError::runtime(format!(
+                "The JSONPath '{text}' specified for the field '{field}' could not be found in {what}"
+            ))
         })
     } else {
         Ok(Value::Array(matches.into_iter().cloned().collect()))
@@ -176,7 +179,8 @@ fn descendants<'v>(value: &'v Value, name: Option<&str>, out: &mut Vec<&'v Value
 
 /// Writes `value` at `path` (a reference path from `$`) into `target`, creating objects along the way.
 pub fn set(target: &mut Value, text: &str, value: Value) -> Result<(), StatesError> {
-    let path = Path::parse(text).map_err(|e| StatesError::runtime(format!("ResultPath {text:?} is not a valid path: {e}")))?;
+    let path =
+        Path::parse(text).map_err(|e| StatesError::runtime(format!("ResultPath {text:?} is not a valid path: {e}")))?;
     if path.root != Root::Input || !path.is_reference() {
         return Err(StatesError::runtime(format!("ResultPath {text:?} must be a reference path from $")));
     }
@@ -377,7 +381,9 @@ mod filter {
             let left = self.operand()?;
             let op = match self.peek() {
                 Some(Tok::Op(op)) if !matches!(*op, "&&" | "||" | "!") => *op,
-                _ => return Some(matches!(left, Operand::Val(ref v) if !matches!(v, Value::Bool(false) | Value::Null))),
+                _ => {
+                    return Some(matches!(left, Operand::Val(ref v) if !matches!(v, Value::Bool(false) | Value::Null)));
+                }
             };
             self.pos += 1;
             let right = self.operand()?;

@@ -86,7 +86,12 @@ pub fn result_path(raw: &Value, result: Value, path: &Option<Option<String>>) ->
 }
 
 /// `OutputPath`: what is passed on.
-pub fn output_path(value: Value, path: &Option<Option<String>>, ctx: &Value, vars: &Vars) -> Result<Value, StatesError> {
+pub fn output_path(
+    value: Value,
+    path: &Option<Option<String>>,
+    ctx: &Value,
+    vars: &Vars,
+) -> Result<Value, StatesError> {
     match path {
         None => Ok(value),
         Some(None) => Ok(Value::Object(Map::new())),
@@ -95,7 +100,14 @@ pub fn output_path(value: Value, path: &Option<Option<String>>, ctx: &Value, var
 }
 
 /// Evaluates `Assign` and returns the new variables (applied after the state, so the state itself sees the old ones).
-fn assign(assign: &Option<Value>, jsonpath_input: &Value, states: &States<'_>, ctx: &Value, vars: &Vars, lang: Lang) -> Result<Vars, StatesError> {
+fn assign(
+    assign: &Option<Value>,
+    jsonpath_input: &Value,
+    states: &States<'_>,
+    ctx: &Value,
+    vars: &Vars,
+    lang: Lang,
+) -> Result<Vars, StatesError> {
     let Some(template) = assign else { return Ok(Vars::new()) };
     let value = match lang {
         Lang::JsonPath => template::eval(template, scope(jsonpath_input, ctx, vars), "Assign")?,
@@ -112,7 +124,13 @@ fn jsonata_value(v: &Value, states: &States<'_>, vars: &Vars) -> Result<Value, S
 }
 
 /// A Pass state.
-pub fn pass<'m>(p: &'m asl::Pass, raw: &Value, ctx: &Value, vars: &mut Vars, lang: Lang) -> Result<Flow<'m>, StatesError> {
+pub fn pass<'m>(
+    p: &'m asl::Pass,
+    raw: &Value,
+    ctx: &Value,
+    vars: &mut Vars,
+    lang: Lang,
+) -> Result<Flow<'m>, StatesError> {
     let (output, new_vars) = match lang {
         Lang::JsonPath => {
             let effective = input_path(raw, &p.input_path, ctx, vars)?;
@@ -139,7 +157,13 @@ pub fn pass<'m>(p: &'m asl::Pass, raw: &Value, ctx: &Value, vars: &mut Vars, lan
 }
 
 /// A Choice state: the first matching rule's `Next`, else `Default`, else `States.NoChoiceMatched`.
-pub fn choice<'m>(c: &'m asl::Choice, raw: &Value, ctx: &Value, vars: &mut Vars, lang: Lang) -> Result<Flow<'m>, StatesError> {
+pub fn choice<'m>(
+    c: &'m asl::Choice,
+    raw: &Value,
+    ctx: &Value,
+    vars: &mut Vars,
+    lang: Lang,
+) -> Result<Flow<'m>, StatesError> {
     match lang {
         Lang::JsonPath => {
             let effective = input_path(raw, &c.input_path, ctx, vars)?;
@@ -167,7 +191,10 @@ pub fn choice<'m>(c: &'m asl::Choice, raw: &Value, ctx: &Value, vars: &mut Vars,
             let states = States { input: Some(raw), context: Some(ctx), ..Default::default() };
             let mut matched = None;
             for rule in &c.choices {
-                let condition = rule.condition.as_ref().ok_or_else(|| StatesError::runtime("a JSONata Choice rule has no Condition"))?;
+                let condition = rule
+                    .condition
+                    .as_ref()
+                    .ok_or_else(|| StatesError::runtime("a JSONata Choice rule has no Condition"))?;
                 match jsonata_value(condition, &states, vars)? {
                     Value::Bool(true) => {
                         matched = Some(rule);
@@ -175,12 +202,18 @@ pub fn choice<'m>(c: &'m asl::Choice, raw: &Value, ctx: &Value, vars: &mut Vars,
                     }
                     Value::Bool(false) => {}
                     other => {
-                        return Err(StatesError::query(format!("a Choice Condition must give true or false, not {other}")));
+                        return Err(StatesError::query(format!(
+                            "a Choice Condition must give true or false, not {other}"
+                        )));
                     }
                 }
             }
             let (next, output_t, assign_t) = match matched {
-                Some(rule) => (rule.next.as_deref(), rule.output.as_ref().or(c.output.as_ref()), rule.assign.as_ref().or(c.assign.as_ref())),
+                Some(rule) => (
+                    rule.next.as_deref(),
+                    rule.output.as_ref().or(c.output.as_ref()),
+                    rule.assign.as_ref().or(c.assign.as_ref()),
+                ),
                 None => (c.default.as_deref(), c.output.as_ref(), c.assign.as_ref()),
             };
             let Some(next) = next else {
@@ -198,7 +231,13 @@ pub fn choice<'m>(c: &'m asl::Choice, raw: &Value, ctx: &Value, vars: &mut Vars,
 }
 
 /// A Succeed state.
-pub fn succeed<'m>(s: &'m asl::Succeed, raw: &Value, ctx: &Value, vars: &Vars, lang: Lang) -> Result<Flow<'m>, StatesError> {
+pub fn succeed<'m>(
+    s: &'m asl::Succeed,
+    raw: &Value,
+    ctx: &Value,
+    vars: &Vars,
+    lang: Lang,
+) -> Result<Flow<'m>, StatesError> {
     let output = match lang {
         Lang::JsonPath => output_path(input_path(raw, &s.input_path, ctx, vars)?, &s.output_path, ctx, vars)?,
         Lang::Jsonata => match &s.output {
@@ -215,7 +254,11 @@ pub fn fail(f: &asl::Fail, raw: &Value, ctx: &Value, vars: &Vars, lang: Lang) ->
         if let Some(l) = literal {
             return Ok(Some(match lang {
                 Lang::Jsonata if jsonata::expression(&Value::String(l.clone())).is_some() => {
-                    match jsonata_value(&Value::String(l.clone()), &States { input: Some(raw), context: Some(ctx), ..Default::default() }, vars)? {
+                    match jsonata_value(
+                        &Value::String(l.clone()),
+                        &States { input: Some(raw), context: Some(ctx), ..Default::default() },
+                        vars,
+                    )? {
                         Value::String(s) => s,
                         other => other.to_string(),
                     }
@@ -236,7 +279,15 @@ pub fn fail(f: &asl::Fail, raw: &Value, ctx: &Value, vars: &Vars, lang: Lang) ->
     Ok(StatesError::new(error, cause))
 }
 
-fn num_field(value: &Option<NumOrExpr>, path: &Option<String>, input: &Value, ctx: &Value, vars: &Vars, lang: Lang, field: &str) -> Result<Option<f64>, StatesError> {
+fn num_field(
+    value: &Option<NumOrExpr>,
+    path: &Option<String>,
+    input: &Value,
+    ctx: &Value,
+    vars: &Vars,
+    lang: Lang,
+    field: &str,
+) -> Result<Option<f64>, StatesError> {
     match (value, path) {
         (Some(NumOrExpr::Num(n)), _) => Ok(n.as_f64()),
         (Some(NumOrExpr::Expr(e)), _) => {
@@ -246,16 +297,27 @@ fn num_field(value: &Option<NumOrExpr>, path: &Option<String>, input: &Value, ct
                 other => Err(StatesError::query(format!("{field} must give a number, not {other}"))),
             }
         }
-        (None, Some(p)) if lang == Lang::JsonPath => match jsonpath::eval(p, scope(input, ctx, vars), &format!("{field}Path"))? {
-            Value::Number(n) if n.as_f64().is_some_and(|x| x >= 0.0) => Ok(n.as_f64()),
-            other => Err(StatesError::runtime(format!("{field}Path {p} must give a non-negative number, not {other}"))),
-        },
+        (None, Some(p)) if lang == Lang::JsonPath => {
+            match jsonpath::eval(p, scope(input, ctx, vars), &format!("{field}Path"))? {
+                Value::Number(n) if n.as_f64().is_some_and(|x| x >= 0.0) => Ok(n.as_f64()),
+                other => {
+                    Err(StatesError::runtime(format!("{field}Path {p} must give a non-negative number, not {other}")))
+                }
+            }
+        }
         _ => Ok(None),
     }
 }
 
 /// When a Wait state ends.
-pub fn wait_until(w: &asl::Wait, raw: &Value, ctx: &Value, vars: &Vars, lang: Lang, now: DateTime<Utc>) -> Result<DateTime<Utc>, StatesError> {
+pub fn wait_until(
+    w: &asl::Wait,
+    raw: &Value,
+    ctx: &Value,
+    vars: &Vars,
+    lang: Lang,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, StatesError> {
     let effective = if lang == Lang::JsonPath { input_path(raw, &w.input_path, ctx, vars)? } else { raw.clone() };
     if let Some(seconds) = num_field(&w.seconds, &w.seconds_path, &effective, ctx, vars, lang, "Seconds")? {
         if seconds < 0.0 {
@@ -267,11 +329,17 @@ pub fn wait_until(w: &asl::Wait, raw: &Value, ctx: &Value, vars: &Vars, lang: La
         (Some(t), _) => match lang {
             Lang::Jsonata if jsonata::expression(&Value::String(t.clone())).is_some() => {
                 let states = States { input: Some(raw), context: Some(ctx), ..Default::default() };
-                jsonata_value(&Value::String(t.clone()), &states, vars)?.as_str().map(str::to_string).unwrap_or_default()
+                jsonata_value(&Value::String(t.clone()), &states, vars)?
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_default()
             }
             _ => t.clone(),
         },
-        (None, Some(p)) => jsonpath::eval(p, scope(&effective, ctx, vars), "TimestampPath")?.as_str().map(str::to_string).unwrap_or_default(),
+        (None, Some(p)) => jsonpath::eval(p, scope(&effective, ctx, vars), "TimestampPath")?
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_default(),
         (None, None) => return Ok(now),
     };
     choice::timestamp(&timestamp)
@@ -280,7 +348,13 @@ pub fn wait_until(w: &asl::Wait, raw: &Value, ctx: &Value, vars: &Vars, lang: La
 }
 
 /// A Wait state's output once it has waited.
-pub fn wait_done<'m>(w: &'m asl::Wait, raw: &Value, ctx: &Value, vars: &mut Vars, lang: Lang) -> Result<Flow<'m>, StatesError> {
+pub fn wait_done<'m>(
+    w: &'m asl::Wait,
+    raw: &Value,
+    ctx: &Value,
+    vars: &mut Vars,
+    lang: Lang,
+) -> Result<Flow<'m>, StatesError> {
     let (output, new_vars) = match lang {
         Lang::JsonPath => {
             let effective = input_path(raw, &w.input_path, ctx, vars)?;
@@ -301,7 +375,13 @@ pub fn wait_done<'m>(w: &'m asl::Wait, raw: &Value, ctx: &Value, vars: &mut Vars
 }
 
 /// A Task's effective input and the parameters it sends.
-pub fn task_input(t: &asl::Task, raw: &Value, ctx: &Value, vars: &Vars, lang: Lang) -> Result<(Value, Value), StatesError> {
+pub fn task_input(
+    t: &asl::Task,
+    raw: &Value,
+    ctx: &Value,
+    vars: &Vars,
+    lang: Lang,
+) -> Result<(Value, Value), StatesError> {
     match lang {
         Lang::JsonPath => {
             let effective = input_path(raw, &t.input_path, ctx, vars)?;
@@ -323,7 +403,13 @@ pub fn task_input(t: &asl::Task, raw: &Value, ctx: &Value, vars: &Vars, lang: La
 }
 
 /// A Task's timeout, if it has one.
-pub fn task_timeout(t: &asl::Task, effective: &Value, ctx: &Value, vars: &Vars, lang: Lang) -> Result<Option<Duration>, StatesError> {
+pub fn task_timeout(
+    t: &asl::Task,
+    effective: &Value,
+    ctx: &Value,
+    vars: &Vars,
+    lang: Lang,
+) -> Result<Option<Duration>, StatesError> {
     Ok(num_field(&t.timeout_seconds, &t.timeout_seconds_path, effective, ctx, vars, lang, "TimeoutSeconds")?
         .filter(|s| *s > 0.0)
         .map(Duration::from_secs_f64))
@@ -371,7 +457,13 @@ pub fn finish<'m>(
 }
 
 /// A Parallel state's effective input and what each branch gets.
-pub fn parallel_input(p: &asl::Parallel, raw: &Value, ctx: &Value, vars: &Vars, lang: Lang) -> Result<(Value, Value), StatesError> {
+pub fn parallel_input(
+    p: &asl::Parallel,
+    raw: &Value,
+    ctx: &Value,
+    vars: &Vars,
+    lang: Lang,
+) -> Result<(Value, Value), StatesError> {
     match lang {
         Lang::JsonPath => {
             let effective = input_path(raw, &p.input_path, ctx, vars)?;
@@ -393,7 +485,13 @@ pub fn parallel_input(p: &asl::Parallel, raw: &Value, ctx: &Value, vars: &Vars, 
 }
 
 /// A Map state's effective input and items.
-pub fn map_items(m: &asl::Map_, raw: &Value, ctx: &Value, vars: &Vars, lang: Lang) -> Result<(Value, Vec<Value>), StatesError> {
+pub fn map_items(
+    m: &asl::Map_,
+    raw: &Value,
+    ctx: &Value,
+    vars: &Vars,
+    lang: Lang,
+) -> Result<(Value, Vec<Value>), StatesError> {
     let (effective, items) = match lang {
         Lang::JsonPath => {
             let effective = input_path(raw, &m.input_path, ctx, vars)?;
@@ -419,15 +517,33 @@ pub fn map_items(m: &asl::Map_, raw: &Value, ctx: &Value, vars: &Vars, lang: Lan
 }
 
 /// Groups items into `{"Items": [...], "BatchInput": ...}` when the Map has an ItemBatcher.
-pub fn batch(m: &asl::Map_, items: Vec<Value>, effective: &Value, ctx: &Value, vars: &Vars, lang: Lang) -> Result<Vec<Value>, StatesError> {
+pub fn batch(
+    m: &asl::Map_,
+    items: Vec<Value>,
+    effective: &Value,
+    ctx: &Value,
+    vars: &Vars,
+    lang: Lang,
+) -> Result<Vec<Value>, StatesError> {
     let Some(b) = &m.item_batcher else { return Ok(items) };
-    let max_items = num_field(&b.max_items_per_batch, &b.max_items_per_batch_path, effective, ctx, vars, lang, "MaxItemsPerBatch")?;
-    let max_bytes = num_field(&b.max_input_bytes_per_batch, &b.max_input_bytes_per_batch_path, effective, ctx, vars, lang, "MaxInputBytesPerBatch")?;
+    let max_items =
+        num_field(&b.max_items_per_batch, &b.max_items_per_batch_path, effective, ctx, vars, lang, "MaxItemsPerBatch")?;
+    let max_bytes = num_field(
+        &b.max_input_bytes_per_batch,
+        &b.max_input_bytes_per_batch_path,
+        effective,
+        ctx,
+        vars,
+        lang,
+        "MaxInputBytesPerBatch",
+    )?;
     let max_items = max_items.map_or(usize::MAX, |n| n.max(1.0) as usize);
     let max_bytes = max_bytes.map_or(256 * 1024, |n| n.max(1.0) as usize);
     let batch_input = match (&b.batch_input, lang) {
         (Some(t), Lang::JsonPath) => Some(template::eval(t, scope(effective, ctx, vars), "BatchInput")?),
-        (Some(t), Lang::Jsonata) => Some(jsonata_value(t, &States { input: Some(effective), context: Some(ctx), ..Default::default() }, vars)?),
+        (Some(t), Lang::Jsonata) => {
+            Some(jsonata_value(t, &States { input: Some(effective), context: Some(ctx), ..Default::default() }, vars)?)
+        }
         (None, _) => None,
     };
     let mut batches = Vec::new();
@@ -459,18 +575,53 @@ pub fn batch(m: &asl::Map_, items: Vec<Value>, effective: &Value, ctx: &Value, v
 }
 
 /// A Map's concurrency limit (0: unlimited).
-pub fn max_concurrency(m: &asl::Map_, effective: &Value, ctx: &Value, vars: &Vars, lang: Lang) -> Result<Option<usize>, StatesError> {
-    Ok(num_field(&m.max_concurrency, &m.max_concurrency_path, effective, ctx, vars, lang, "MaxConcurrency")?.map(|n| n as usize))
+pub fn max_concurrency(
+    m: &asl::Map_,
+    effective: &Value,
+    ctx: &Value,
+    vars: &Vars,
+    lang: Lang,
+) -> Result<Option<usize>, StatesError> {
+    Ok(num_field(&m.max_concurrency, &m.max_concurrency_path, effective, ctx, vars, lang, "MaxConcurrency")?
+        .map(|n| n as usize))
 }
 
 /// A distributed Map's tolerated failure count.
-pub fn tolerated_count(m: &asl::Map_, effective: &Value, ctx: &Value, vars: &Vars, lang: Lang) -> Result<Option<f64>, StatesError> {
-    num_field(&m.tolerated_failure_count, &m.tolerated_failure_count_path, effective, ctx, vars, lang, "ToleratedFailureCount")
+pub fn tolerated_count(
+    m: &asl::Map_,
+    effective: &Value,
+    ctx: &Value,
+    vars: &Vars,
+    lang: Lang,
+) -> Result<Option<f64>, StatesError> {
+    num_field(
+        &m.tolerated_failure_count,
+        &m.tolerated_failure_count_path,
+        effective,
+        ctx,
+        vars,
+        lang,
+        "ToleratedFailureCount",
+    )
 }
 
 /// A distributed Map's tolerated failure percentage.
-pub fn tolerated_percentage(m: &asl::Map_, effective: &Value, ctx: &Value, vars: &Vars, lang: Lang) -> Result<Option<f64>, StatesError> {
-    num_field(&m.tolerated_failure_percentage, &m.tolerated_failure_percentage_path, effective, ctx, vars, lang, "ToleratedFailurePercentage")
+pub fn tolerated_percentage(
+    m: &asl::Map_,
+    effective: &Value,
+    ctx: &Value,
+    vars: &Vars,
+    lang: Lang,
+) -> Result<Option<f64>, StatesError> {
+    num_field(
+        &m.tolerated_failure_percentage,
+        &m.tolerated_failure_percentage_path,
+        effective,
+        ctx,
+        vars,
+        lang,
+        "ToleratedFailurePercentage",
+    )
 }
 
 /// How a Map turns an item into its iteration's input.
@@ -485,17 +636,33 @@ impl<'m> ItemSelector<'m> {
     }
 
     /// The iteration input for `item` (`ctx` holds `Map.Item`).
-    pub fn select(&self, effective: &Value, item: &Value, ctx: &Value, vars: &Vars, lang: Lang) -> Result<Value, StatesError> {
+    pub fn select(
+        &self,
+        effective: &Value,
+        item: &Value,
+        ctx: &Value,
+        vars: &Vars,
+        lang: Lang,
+    ) -> Result<Value, StatesError> {
         match (self.template, lang) {
             (None, _) => Ok(item.clone()),
             (Some(t), Lang::JsonPath) => template::eval(t, scope(effective, ctx, vars), "ItemSelector"),
-            (Some(t), Lang::Jsonata) => jsonata_value(t, &States { input: Some(effective), context: Some(ctx), ..Default::default() }, vars),
+            (Some(t), Lang::Jsonata) => {
+                jsonata_value(t, &States { input: Some(effective), context: Some(ctx), ..Default::default() }, vars)
+            }
         }
     }
 }
 
 /// What a catcher passes on: the error output placed by `ResultPath` (JSONPath) or its `Output` (JSONata).
-pub fn catch_output(c: &Catcher, raw: &Value, error: &StatesError, ctx: &Value, vars: &mut Vars, lang: Lang) -> Result<Value, StatesError> {
+pub fn catch_output(
+    c: &Catcher,
+    raw: &Value,
+    error: &StatesError,
+    ctx: &Value,
+    vars: &mut Vars,
+    lang: Lang,
+) -> Result<Value, StatesError> {
     let error_output = error.output();
     let (output, new_vars) = match lang {
         Lang::JsonPath => {
@@ -503,7 +670,12 @@ pub fn catch_output(c: &Catcher, raw: &Value, error: &StatesError, ctx: &Value, 
             (result_path(raw, error_output, &c.result_path)?, new_vars)
         }
         Lang::Jsonata => {
-            let states = States { input: Some(raw), context: Some(ctx), error_output: Some(&error_output), ..Default::default() };
+            let states = States {
+                input: Some(raw),
+                context: Some(ctx),
+                error_output: Some(&error_output),
+                ..Default::default()
+            };
             let output = match &c.output {
                 Some(o) => jsonata_value(o, &states, vars)?,
                 None => error_output.clone(),

@@ -22,7 +22,9 @@ pub fn eval(template: &Value, scope: Scope<'_>, field: &str) -> Result<Value, St
                 match key.strip_suffix(".$") {
                     Some(plain) => {
                         let Value::String(text) = value else {
-                            return Err(StatesError::runtime(format!("{field}: the value of {key:?} must be a path string")));
+                            return Err(StatesError::runtime(format!(
+                                "{field}: the value of {key:?} must be a path string"
+                            )));
                         };
                         out.insert(plain.to_string(), eval_expression(text, scope, field)?);
                     }
@@ -33,7 +35,9 @@ pub fn eval(template: &Value, scope: Scope<'_>, field: &str) -> Result<Value, St
             }
             Ok(Value::Object(out))
         }
-        Value::Array(items) => items.iter().map(|v| eval(v, scope, field)).collect::<Result<Vec<_>, _>>().map(Value::Array),
+        Value::Array(items) => {
+            items.iter().map(|v| eval(v, scope, field)).collect::<Result<Vec<_>, _>>().map(Value::Array)
+        }
         other => Ok(other.clone()),
     }
 }
