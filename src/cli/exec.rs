@@ -15,7 +15,7 @@ use serde_json::Value;
 use super::ExitStatus;
 use crate::asl;
 use crate::interp::clock::{Clock, RealClock, VirtualClock};
-use crate::interp::handlers::{Handlers, MockConfig, MockHandler};
+use crate::interp::handlers::{Handlers, MockConfig, MockHandler, SnsHandler};
 use crate::interp::{Options, Status, execute};
 
 /// Arguments of `amali exec`.
@@ -44,6 +44,9 @@ pub struct ExecArgs {
     /// Wait for real in Wait states and retry backoff (by default time is virtual: waits take no time)
     #[arg(long)]
     pub real_time: bool,
+    /// Append SNS notifications (sns:publish tasks that no mock answers) to this JSON-lines file
+    #[arg(long, value_name = "FILE")]
+    pub notifications: Option<PathBuf>,
 }
 
 /// Reads `--input`: JSON text or @FILE.
@@ -84,6 +87,8 @@ fn prepare(args: &ExecArgs) -> anyhow::Result<(asl::StateMachine, Value, Options
             .map_err(|e| anyhow!("{}: {e}", path.display()))?;
         handlers = handlers.with(Arc::new(mock));
     }
+    // Mocks answer first; an sns:publish they do not answer is published locally.
+    handlers = handlers.with(Arc::new(SnsHandler::new(args.notifications.clone(), true)));
     let clock: Arc<dyn Clock> = if args.real_time { Arc::new(RealClock) } else { Arc::new(VirtualClock::new()) };
     let name = args.definition.file_stem().and_then(|s| s.to_str()).unwrap_or("StateMachine");
     let machine_name = args.state_machine.clone().unwrap_or_else(|| name.trim_end_matches(".asl").to_string());

@@ -59,14 +59,26 @@ impl Default for VirtualClock {
 impl Clock for VirtualClock {
     fn now(&self) -> DateTime<Utc> {
         let skipped = *self.skipped.lock().unwrap_or_else(|e| e.into_inner());
-        let elapsed = self.started.elapsed() + skipped;
-        self.base + chrono::Duration::from_std(elapsed).unwrap_or(chrono::Duration::MAX)
+        let elapsed = self.started.elapsed().saturating_add(skipped);
+        add(self.base, chrono::Duration::from_std(elapsed).unwrap_or(chrono::Duration::MAX))
     }
 
     fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
-        *self.skipped.lock().unwrap_or_else(|e| e.into_inner()) += duration;
+        let mut skipped = self.skipped.lock().unwrap_or_else(|e| e.into_inner());
+        *skipped = skipped.saturating_add(duration);
         Box::pin(tokio::task::yield_now())
     }
+}
+
+/// `t + d`, saturating at the end of time instead of overflowing (a definition may ask for absurd waits).
+pub fn add(t: DateTime<Utc>, d: chrono::Duration) -> DateTime<Utc> {
+    t.checked_add_signed(d).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// `t` plus `seconds` (fractions kept to the millisecond), saturating.
+pub fn add_seconds(t: DateTime<Utc>, seconds: f64) -> DateTime<Utc> {
+    let ms = (seconds * 1000.0).clamp(i64::MIN as f64 / 2.0, i64::MAX as f64 / 2.0) as i64;
+    add(t, chrono::Duration::try_milliseconds(ms).unwrap_or(chrono::Duration::MAX))
 }
 
 /// A timestamp as Step Functions writes them: RFC 3339, UTC, milliseconds (`2026-11-26T04:25:01.123Z`).

@@ -104,15 +104,15 @@ mod tests {
 
     #[test]
     fn aws_matching_rules() {
-        let all = vec!["States.ALL".to_string()];
-        let task_failed = vec!["States.TaskFailed".to_string()];
-        let timeout = vec!["States.Timeout".to_string()];
+        let all = ["States.ALL".to_string()];
+        let task_failed = ["States.TaskFailed".to_string()];
+        let timeout = ["States.Timeout".to_string()];
         assert!(matches(&all, &e("Custom")));
         assert!(!matches(&all, &e(names::RUNTIME)));
         assert!(!matches(&all, &e(names::DATA_LIMIT_EXCEEDED)));
         assert!(matches(&task_failed, &e("Lambda.ServiceException")));
         assert!(!matches(&task_failed, &e(names::TIMEOUT)));
         assert!(matches(&timeout, &e(names::HEARTBEAT_TIMEOUT)));
-        assert!(!matches(&vec!["Other".to_string()], &e("Custom")));
+        assert!(!matches(&["Other".to_string()], &e("Custom")));
     }
 }

@@ -73,6 +73,9 @@ pub struct Options {
     pub account: String,
     /// Whether to record the history.
     pub history: bool,
+    /// State transitions after which the execution fails (AWS stops an execution at 25,000 history events;
+    /// locally the bound only guards against a definition that loops forever).
+    pub max_transitions: u64,
 }
 
 impl Default for Options {
@@ -85,6 +88,7 @@ impl Default for Options {
             region: "us-east-1".into(),
             account: "123456789012".into(),
             history: false,
+            max_transitions: 10_000_000,
         }
     }
 }
@@ -109,6 +113,7 @@ struct Engine<'m> {
     need_input: HashSet<String>,
     history: Mutex<Vec<Value>>,
     deadline: Option<DateTime<Utc>>,
+    transitions: std::sync::atomic::AtomicU64,
 }
 
 /// Why a graph stopped without an output.
@@ -164,11 +169,8 @@ pub async fn execute(machine: &StateMachine, input: Value, options: Options) -> 
     execution["Input"] = input.clone();
     let mut need_input = HashSet::new();
     collect_need_input(&machine.states, &mut need_input);
-    let deadline = machine
-        .timeout_seconds
-        .as_ref()
-        .and_then(asl::NumOrExpr::as_f64)
-        .map(|s| start + chrono::Duration::milliseconds((s * 1000.0) as i64));
+    let deadline =
+        machine.timeout_seconds.as_ref().and_then(asl::NumOrExpr::as_f64).map(|s| clock::add_seconds(start, s));
     let state_machine = json!({"Id": machine_arn, "Name": options.state_machine_name});
     let engine: Engine<'_> = Engine {
         _machine: std::marker::PhantomData,
@@ -179,6 +181,7 @@ pub async fn execute(machine: &StateMachine, input: Value, options: Options) -> 
         need_input,
         history: Mutex::new(Vec::new()),
         deadline,
+        transitions: std::sync::atomic::AtomicU64::new(0),
     };
     engine.event(
         "ExecutionStarted",
@@ -289,6 +292,13 @@ impl<'m> Engine<'m> {
             loop {
                 if self.timed_out() {
                     return Err(Stop::TimedOut);
+                }
+                let n = self.transitions.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                if n > self.options.max_transitions {
+                    return Err(Stop::Error(StatesError::runtime(format!(
+                        "the execution passed {} state transitions; a definition that loops without end?",
+                        self.options.max_transitions
+                    ))));
                 }
                 let state = states
                     .get(name)

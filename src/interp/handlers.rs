@@ -179,3 +179,64 @@ impl TaskHandler for MockHandler {
         Some(Box::pin(async move { answer }))
     }
 }
+
+/// `sns:publish` run locally: the message is appended as one JSON line to a file (the run's
+/// `notifications.jsonl`) and shown on standard error, and the task returns a `MessageId` as SNS does.
+pub struct SnsHandler {
+    file: Option<std::path::PathBuf>,
+    quiet: bool,
+    lock: Mutex<()>,
+}
+
+impl SnsHandler {
+    /// Appends to `file` (if any); `quiet` keeps standard error clean.
+    pub fn new(file: Option<std::path::PathBuf>, quiet: bool) -> Self {
+        SnsHandler { file, quiet, lock: Mutex::new(()) }
+    }
+
+    fn publish(&self, request: &TaskRequest) -> Result<Value, StatesError> {
+        let p = &request.parameters;
+        // Step Functions sends a JSON Message as its text.
+        let message = match p.get("Message") {
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+            None => return Err(StatesError::new("SNS.InvalidParameterException", "Message is required")),
+        };
+        let id = uuid::Uuid::new_v4().to_string();
+        let record = serde_json::json!({
+            "MessageId": id,
+            "TopicArn": p.get("TopicArn"),
+            "Subject": p.get("Subject"),
+            "Message": message,
+            "State": request.state,
+            "Timestamp": request.context.pointer("/State/EnteredTime"),
+        });
+        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(path) = &self.file {
+            use std::io::Write;
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| StatesError::new("SNS.InternalErrorException", e.to_string()))?;
+            }
+            let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| {
+                StatesError::new("SNS.InternalErrorException", format!("cannot write {}: {e}", path.display()))
+            })?;
+            writeln!(f, "{record}").map_err(|e| StatesError::new("SNS.InternalErrorException", e.to_string()))?;
+        }
+        if !self.quiet {
+            let subject = p.get("Subject").and_then(Value::as_str).unwrap_or("(no subject)");
+            eprintln!("notification [{}] {subject}\n{message}", request.state);
+        }
+        Ok(serde_json::json!({"MessageId": id, "SdkHttpMetadata": {"HttpStatusCode": 200}}))
+    }
+}
+
+impl TaskHandler for SnsHandler {
+    fn call<'a>(&'a self, request: &'a TaskRequest) -> Option<TaskFuture<'a>> {
+        if !request.resource.starts_with("arn:aws:states:::sns:publish") {
+            return None;
+        }
+        let answer = self.publish(request);
+        Some(Box::pin(async move { answer }))
+    }
+}

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 
 use bumpalo::Bump;
+use jsonata_rs::{ArrayFlags, Error as JError, FunctionContext, Value as JValue};
 use serde_json::{Map, Value};
 
 use super::error::StatesError;
@@ -37,6 +38,11 @@ pub fn eval_expr(expr: &str, states: &States<'_>, vars: &Vars) -> Result<Value, 
     let arena = Bump::new();
     let program = jsonata_rs::JsonAta::new(expr, &arena)
         .map_err(|e| StatesError::query(format!("cannot parse the JSONata expression {expr:?}: {e}")))?;
+    // The functions Step Functions adds to JSONata ($uuid and $random are built into jsonata-rs).
+    program.register_function("partition", 2, sfn_partition);
+    program.register_function("range", 3, sfn_range);
+    program.register_function("hash", 2, sfn_hash);
+    program.register_function("parse", 1, sfn_parse);
     let mut st = Map::new();
     for (key, value) in [
         ("input", states.input),
@@ -59,6 +65,107 @@ pub fn eval_expr(expr: &str, states: &States<'_>, vars: &Vars) -> Result<Value, 
     }
     serde_json::from_str(&result.serialize(false))
         .map_err(|e| StatesError::query(format!("the JSONata expression {expr:?} gave a value that is not JSON: {e}")))
+}
+
+fn to_jsonata<'a>(arena: &'a Bump, value: &Value) -> &'a JValue<'a> {
+    match value {
+        Value::Null => JValue::null(arena),
+        Value::Bool(b) => JValue::bool(*b),
+        Value::Number(n) => JValue::number(arena, n.as_f64().unwrap_or(f64::NAN)),
+        Value::String(s) => JValue::string(arena, s),
+        Value::Array(items) => {
+            let out = JValue::array_with_capacity(arena, items.len(), ArrayFlags::empty());
+            for v in items {
+                out.push(to_jsonata(arena, v));
+            }
+            out
+        }
+        Value::Object(m) => {
+            let out = JValue::object_with_capacity(arena, m.len());
+            for (k, v) in m {
+                out.insert(k, to_jsonata(arena, v));
+            }
+            out
+        }
+    }
+}
+
+fn from_jsonata<'a>(value: &'a JValue<'a>) -> Value {
+    serde_json::from_str(&value.serialize(false)).unwrap_or(Value::Null)
+}
+
+fn bad(function: &str, message: &str) -> JError {
+    JError::D3137Error(format!("${function}: {message}"))
+}
+
+/// `$partition(array, size)`: the array in chunks of `size`.
+fn sfn_partition<'a>(ctx: FunctionContext<'a, '_>, args: &[&'a JValue<'a>]) -> jsonata_rs::Result<&'a JValue<'a>> {
+    let (Some(array), Some(size)) = (args.first(), args.get(1)) else {
+        return Err(bad("partition", "takes an array and a size"));
+    };
+    let size = size.as_f64();
+    if !array.is_array() || size.is_nan() || size < 1.0 || size.fract() != 0.0 {
+        return Err(bad("partition", "takes an array and a positive integer size"));
+    }
+    let items: Vec<&'a JValue<'a>> = array.members().collect();
+    let out = JValue::array_with_capacity(ctx.arena, items.len().div_ceil(size as usize), ArrayFlags::empty());
+    for chunk in items.chunks(size as usize) {
+        let part = JValue::array_with_capacity(ctx.arena, chunk.len(), ArrayFlags::empty());
+        for v in chunk {
+            part.push(v);
+        }
+        out.push(part);
+    }
+    Ok(out)
+}
+
+/// `$range(start, end, step)`: the numbers from `start` to `end` inclusive, at most 1000.
+fn sfn_range<'a>(ctx: FunctionContext<'a, '_>, args: &[&'a JValue<'a>]) -> jsonata_rs::Result<&'a JValue<'a>> {
+    let [start, end, step] = [0, 1, 2].map(|i| args.get(i).filter(|v| v.is_number()).map(|v| v.as_f64()));
+    let (Some(start), Some(end), Some(step)) = (start, end, step) else {
+        return Err(bad("range", "takes three numbers"));
+    };
+    if step == 0.0 {
+        return Err(bad("range", "the step cannot be 0"));
+    }
+    let out = JValue::array(ctx.arena, ArrayFlags::empty());
+    let mut x = start;
+    let mut n = 0;
+    while (step > 0.0 && x <= end) || (step < 0.0 && x >= end) {
+        n += 1;
+        if n > 1000 {
+            return Err(bad("range", "the range has more than 1000 elements"));
+        }
+        out.push(JValue::number(ctx.arena, x));
+        x += step;
+    }
+    Ok(out)
+}
+
+/// `$hash(value, algorithm)`: the hex digest (MD5, SHA-1, SHA-256, SHA-384, SHA-512).
+fn sfn_hash<'a>(ctx: FunctionContext<'a, '_>, args: &[&'a JValue<'a>]) -> jsonata_rs::Result<&'a JValue<'a>> {
+    let (Some(value), Some(algorithm)) = (args.first(), args.get(1)) else {
+        return Err(bad("hash", "takes a value and an algorithm"));
+    };
+    let data = if value.is_string() { value.as_str().to_string() } else { from_jsonata(value).to_string() };
+    let algorithm = algorithm.as_str().to_string();
+    let call = crate::asl::intrinsic::Call {
+        function: crate::asl::intrinsic::Function::Hash,
+        args: vec![crate::asl::intrinsic::Arg::Str(data), crate::asl::intrinsic::Arg::Str(algorithm)],
+    };
+    let vars = Vars::new();
+    let scope = super::jsonpath::Scope { input: &Value::Null, context: &Value::Null, vars: &vars };
+    match super::intrinsics::eval(&call, scope, "$hash") {
+        Ok(Value::String(h)) => Ok(JValue::string(ctx.arena, &h)),
+        _ => Err(bad("hash", "the algorithm must be MD5, SHA-1, SHA-256, SHA-384 or SHA-512")),
+    }
+}
+
+/// `$parse(text)`: the JSON value `text` holds.
+fn sfn_parse<'a>(ctx: FunctionContext<'a, '_>, args: &[&'a JValue<'a>]) -> jsonata_rs::Result<&'a JValue<'a>> {
+    let Some(text) = args.first().filter(|v| v.is_string()) else { return Err(bad("parse", "takes a string")) };
+    let value: Value = serde_json::from_str(&text.as_str()).map_err(|e| bad("parse", &format!("not JSON: {e}")))?;
+    Ok(to_jsonata(ctx.arena, &value))
 }
 
 /// Evaluates a JSONata field: every `{% %}` string in it, recursively; other values are copied.
@@ -98,5 +205,13 @@ mod tests {
             json!({"n": "x", "k": 1})
         );
         assert_eq!(eval(&json!("{% 1 + %}"), &states, &vars).unwrap_err().error, "States.QueryEvaluationError");
+        assert_eq!(eval(&json!("{% $partition([1,2,3], 2) %}"), &states, &vars).unwrap(), json!([[1, 2], [3]]));
+        assert_eq!(eval(&json!("{% $range(0, 10, 5) %}"), &states, &vars).unwrap(), json!([0, 5, 10]));
+        assert_eq!(
+            eval(&json!("{% $hash('input data', 'SHA-1') %}"), &states, &vars).unwrap(),
+            json!("aaff4a450a104cd177d28d18d74485e8cae074b7")
+        );
+        assert_eq!(eval(&json!("{% $parse('{\"a\": [1]}').a %}"), &states, &vars).unwrap(), json!([1]));
+        assert_eq!(eval(&json!("{% $count($uuid()) %}"), &states, &vars).unwrap(), json!(1));
     }
 }

@@ -323,7 +323,7 @@ pub fn wait_until(
         if seconds < 0.0 {
             return Err(StatesError::runtime(format!("Wait seconds must not be negative, not {seconds}")));
         }
-        return Ok(now + chrono::Duration::milliseconds((seconds * 1000.0) as i64));
+        return Ok(super::clock::add_seconds(now, seconds));
     }
     let timestamp = match (&w.timestamp, &w.timestamp_path) {
         (Some(t), _) => match lang {
@@ -412,7 +412,7 @@ pub fn task_timeout(
 ) -> Result<Option<Duration>, StatesError> {
     Ok(num_field(&t.timeout_seconds, &t.timeout_seconds_path, effective, ctx, vars, lang, "TimeoutSeconds")?
         .filter(|s| *s > 0.0)
-        .map(Duration::from_secs_f64))
+        .map(|s| Duration::from_secs_f64(s.min(1.0e9))))
 }
 
 /// What a Task, Parallel or Map does with its result: ResultSelector, ResultPath, OutputPath (or Output), Assign.

@@ -2,7 +2,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
-mod strategies;
+pub mod strategies;
 
 use amali::asl::{self, State};
 use proptest::prelude::*;

@@ -181,3 +181,89 @@ fn exec_contract() {
     std::fs::write(&pass, r#"{"StartAt": "Nope", "States": {"P": {"Type": "Pass", "End": true}}}"#).unwrap();
     amali().arg("exec").arg(&pass).assert().code(2).stderr(predicates::str::contains("MISSING_TRANSITION_TARGET"));
 }
+
+/// The original deploys a failed Redshift load as success; amali's definition fails the run and says why.
+#[test]
+fn redshift_load_failure_original_vs_amali() {
+    let dir = tempfile::tempdir().unwrap();
+    let mocks = common::root().join("tests/fixtures/mocks/amalimart.json");
+    let notices = |file: &std::path::Path| -> Vec<Value> {
+        common::read(file).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    };
+    let original_notes = dir.path().join("original.jsonl");
+    let out = Command::cargo_bin("amali")
+        .unwrap()
+        .arg("exec")
+        .arg(common::original_definition())
+        .arg("--mock-config")
+        .arg(&mocks)
+        .args(["--test-case", "RedshiftLoadFails", "--state-machine", "original", "--notifications"])
+        .arg(&original_notes)
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["status"], "SUCCEEDED", "the original's flaw: a failed load still succeeds");
+    let sent = notices(&original_notes);
+    assert_eq!(sent.last().unwrap()["State"], "Notify Final Load Complete", "and ends with the success notice");
+
+    let amali_notes = dir.path().join("amali.jsonl");
+    let out = Command::cargo_bin("amali")
+        .unwrap()
+        .arg("exec")
+        .arg(common::root().join("asl/local.asl.json"))
+        .arg("--mock-config")
+        .arg(&mocks)
+        .args(["--test-case", "RedshiftLoadFails", "--state-machine", "amali", "--notifications"])
+        .arg(&amali_notes)
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["status"], "FAILED");
+    assert_eq!(v["error"], "Amali.TablesFailed", "the run fails with the stage's own error");
+    let sent = notices(&amali_notes);
+    assert_eq!(sent.len(), 1, "one notice: the failure, no success notice");
+    assert_eq!(sent[0]["State"], "Notify failure");
+    let message: Value = serde_json::from_str(sent[0]["Message"].as_str().unwrap()).unwrap();
+    assert_eq!(message["failed_state"], "Load warehouses");
+    assert_eq!(message["error"], "Amali.TablesFailed");
+    assert!(message["rerun"].as_str().unwrap().starts_with("amali redrive --env local arn:aws:states:"));
+}
+
+#[path = "../asl/strategies.rs"]
+#[allow(dead_code)]
+mod strategies;
+
+/// No definition and input make the interpreter panic: any model, valid or not, ends in some outcome.
+#[test]
+fn no_definition_makes_the_interpreter_panic() {
+    use proptest::prelude::*;
+    let run = || {
+        let rt = runtime();
+        let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(300));
+        let input = prop_oneof![
+            Just(json!({})),
+            Just(json!([1, 2, 3])),
+            Just(json!({"a": {"b": [1, "x", null]}, "n": 3})),
+            Just(json!("text"))
+        ];
+        runner
+            .run(&(strategies::state_machine(), input), |(machine, input)| {
+                let options = Options { max_transitions: 2_000, ..Options::default() };
+                let outcome = rt.block_on(execute(&machine, input, options));
+                prop_assert!(
+                    outcome.output.is_some()
+                        || outcome.error.is_some()
+                        || outcome.status != amali::interp::Status::Succeeded
+                );
+                Ok(())
+            })
+            .unwrap();
+    };
+    std::thread::Builder::new().stack_size(256 << 20).spawn(run).unwrap().join().unwrap();
+}
