@@ -84,6 +84,12 @@ impl Path {
     pub fn is_reference(&self) -> bool {
         self.segments.iter().all(|s| matches!(s, Segment::Field(_) | Segment::Index(_)))
     }
+
+    /// True when the path selects at most one value: a reference path, or one whose scripts (`[(@.length-1)]`)
+    /// each compute a single index. Any other path yields an array of its matches.
+    pub fn is_definite(&self) -> bool {
+        self.segments.iter().all(|s| matches!(s, Segment::Field(_) | Segment::Index(_) | Segment::Script(_)))
+    }
 }
 
 struct Parser<'a> {

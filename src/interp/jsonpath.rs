@@ -41,7 +41,7 @@ pub fn eval_parsed(path: &Path, text: &str, scope: Scope<'_>, field: &str) -> Re
         })?,
     };
     let matches = select(root, &path.segments);
-    if path.is_reference() {
+    if path.is_definite() {
         matches.into_iter().next().cloned().ok_or_else(|| {
             let what = match path.root {
                 Root::Context => "the context object".to_string(),
