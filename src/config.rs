@@ -128,6 +128,35 @@ pub struct EnvConfig {
     /// Per-stage overrides.
     #[serde(default)]
     pub stages: BTreeMap<Stage, StageConfig>,
+    /// Where the data lives: databases, the lake, and where their passwords come from.
+    #[serde(default)]
+    pub data: Option<DataConfig>,
+}
+
+/// `[env.NAME.data]`: the databases and the lake the stages read and write.
+///
+/// Database URLs are `sqlite://PATH`, `mysql://USER@HOST:PORT/DB` or `postgres://USER@HOST:PORT/DB`, never with a
+/// password: passwords come from `passwords`, by database, as `env:VARIABLE` (or a Secrets Manager ARN in AWS).
+/// Relative paths (SQLite files, a local lake) are relative to the work directory.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    /// The work directory of local runs (default `.amali`).
+    #[serde(default)]
+    pub workdir: Option<String>,
+    /// The app database (the source).
+    pub app_database: String,
+    /// The internal RDS holding the landing tables.
+    pub landing_database: String,
+    /// The internal RDS receiving the silver tables.
+    pub internal_database: String,
+    /// The warehouse receiving gold (Redshift in AWS).
+    pub warehouse: String,
+    /// The Delta lake root: a directory or `s3://bucket/prefix`.
+    pub lake: String,
+    /// Password references by database name (`app_database`, ...).
+    #[serde(default)]
+    pub passwords: BTreeMap<String, String>,
 }
 
 /// SNS topic names of an environment.

@@ -7,6 +7,8 @@ mod diff;
 mod exec;
 mod graph;
 mod render;
+mod seed;
+mod tools;
 mod validate;
 
 use std::path::PathBuf;
@@ -129,6 +131,16 @@ pub enum Command {
     ///   amali exec flow.asl.json --input @input.json --mock-config mocks.json --test-case HappyPath
     #[command(verbatim_doc_comment)]
     Exec(exec::ExecArgs),
+    /// Load the sample data (or another directory of CSVs) into an app database.
+    ///
+    /// Valid rows are loaded; columns a file lacks are derived or defaulted where the
+    /// schema allows; every rejected row is counted with its reason.
+    ///
+    /// Examples:
+    ///   amali seed --target sqlite://.amali/app.db
+    ///   amali seed --target sqlite:///tmp/app.db --from ../shared/fixtures/amalimart/csv
+    #[command(verbatim_doc_comment)]
+    Seed(seed::SeedArgs),
 }
 
 /// Runs a parsed command line.
@@ -139,5 +151,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Diff(args) => diff::run(args),
         Command::Graph(args) => graph::run(&cli.global, args),
         Command::Exec(args) => exec::run(args),
+        Command::Seed(args) => seed::run(&cli.global, args),
     }
 }

@@ -96,13 +96,6 @@ impl Default for Options {
 /// A boxed future, for recursion through nested graphs.
 type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// The item a Map iteration works on.
-#[derive(Debug, Clone)]
-struct MapItem {
-    index: usize,
-    value: Value,
-}
-
 struct Engine<'m> {
     _machine: std::marker::PhantomData<&'m StateMachine>,
     options: Options,
@@ -191,7 +184,7 @@ pub async fn execute(machine: &StateMachine, input: Value, options: Options) -> 
         Some(QueryLanguage::Jsonata) => Lang::Jsonata,
         _ => Lang::JsonPath,
     };
-    let result = engine.run_graph(&machine.start_at, &machine.states, input, Vars::new(), lang, None).await;
+    let result = engine.run_graph(&machine.start_at, &machine.states, input, Vars::new(), lang).await;
     let (status, output, error, cause) = match result {
         Ok(output) => {
             engine.event(
@@ -257,17 +250,13 @@ impl<'m> Engine<'m> {
         history.push(e);
     }
 
-    fn context(&self, name: &str, entered: &str, retry_count: u32, item: Option<&MapItem>) -> Value {
+    fn context(&self, name: &str, entered: &str, retry_count: u32) -> Value {
         let execution = if self.need_input.contains(name) { &self.execution } else { &self.execution_without_input };
-        let mut ctx = json!({
+        json!({
             "Execution": execution,
             "State": {"EnteredTime": entered, "Name": name, "RetryCount": retry_count},
             "StateMachine": self.state_machine,
-        });
-        if let Some(item) = item {
-            ctx["Map"] = json!({"Item": {"Index": item.index, "Value": item.value}});
-        }
-        ctx
+        })
     }
 
     fn timed_out(&self) -> bool {
@@ -282,13 +271,11 @@ impl<'m> Engine<'m> {
         input: Value,
         vars: Vars,
         lang: Lang,
-        item: Option<MapItem>,
     ) -> Boxed<'a, Result<Value, Stop>> {
         Box::pin(async move {
             let mut name = start;
             let mut input = input;
             let mut vars = vars;
-            let _ = &item;
             loop {
                 if self.timed_out() {
                     return Err(Stop::TimedOut);
@@ -343,7 +330,7 @@ impl<'m> Engine<'m> {
         lang: Lang,
     ) -> Result<Flow<'m>, Stop> {
         let entered = clock::format(self.options.clock.now());
-        let ctx = self.context(name, &entered, 0, None);
+        let ctx = self.context(name, &entered, 0);
         match state {
             State::Pass(p) => Ok(step::pass(p, &raw, &ctx, vars, lang)?),
             State::Choice(c) => Ok(step::choice(c, &raw, &ctx, vars, lang)?),
@@ -373,7 +360,7 @@ impl<'m> Engine<'m> {
                 let retry = t.retry.as_deref().unwrap_or_default();
                 let catch = t.catch.as_deref().unwrap_or_default();
                 self.guarded(name, retry, catch, &raw, vars, lang, &entered, |attempt, vars| {
-                    let ctx = self.context(name, &entered, attempt, None);
+                    let ctx = self.context(name, &entered, attempt);
                     let raw = raw.clone();
                     Box::pin(async move { self.task(name, t, raw, &ctx, vars, lang, attempt).await })
                 })
@@ -383,9 +370,9 @@ impl<'m> Engine<'m> {
                 let retry = p.retry.as_deref().unwrap_or_default();
                 let catch = p.catch.as_deref().unwrap_or_default();
                 self.guarded(name, retry, catch, &raw, vars, lang, &entered, |attempt, vars| {
-                    let ctx = self.context(name, &entered, attempt, None);
+                    let ctx = self.context(name, &entered, attempt);
                     let raw = raw.clone();
-                    Box::pin(async move { self.parallel(name, p, raw, &ctx, vars, lang).await })
+                    Box::pin(async move { self.parallel(p, raw, &ctx, vars, lang).await })
                 })
                 .await
             }
@@ -393,7 +380,7 @@ impl<'m> Engine<'m> {
                 let retry = m.retry.as_deref().unwrap_or_default();
                 let catch = m.catch.as_deref().unwrap_or_default();
                 self.guarded(name, retry, catch, &raw, vars, lang, &entered, |attempt, vars| {
-                    let ctx = self.context(name, &entered, attempt, None);
+                    let ctx = self.context(name, &entered, attempt);
                     let raw = raw.clone();
                     Box::pin(async move { self.map(name, m, raw, &ctx, vars, lang).await })
                 })
@@ -451,7 +438,7 @@ impl<'m> Engine<'m> {
         let Some(catcher) = catch.iter().find(|c| matches(&c.error_equals, &error)) else {
             return Err(Stop::Error(error));
         };
-        let ctx = self.context(name, entered, total, None);
+        let ctx = self.context(name, entered, total);
         let output = step::catch_output(catcher, raw, &error, &ctx, vars, lang)?;
         Ok(Flow::Next(&catcher.next, output))
     }
@@ -521,7 +508,6 @@ impl<'m> Engine<'m> {
                 );
                 let mut vars = vars;
                 let flow = step::finish(
-                    name,
                     &t.transition,
                     &t.result_selector,
                     &t.result_path,
@@ -529,7 +515,6 @@ impl<'m> Engine<'m> {
                     &t.output,
                     &t.assign,
                     &raw,
-                    &effective,
                     result,
                     &ctx,
                     &mut vars,
@@ -549,19 +534,16 @@ impl<'m> Engine<'m> {
 
     async fn parallel(
         &self,
-        name: &'m str,
         p: &'m asl::Parallel,
         raw: Value,
         ctx: &Value,
         vars: Vars,
         lang: Lang,
     ) -> Result<(Flow<'m>, Vars), Stop> {
-        let (effective, branch_input) = step::parallel_input(p, &raw, ctx, &vars, lang)?;
+        let (_, branch_input) = step::parallel_input(p, &raw, ctx, &vars, lang)?;
         self.event("ParallelStateStarted", None);
-        let runs = p
-            .branches
-            .iter()
-            .map(|b| self.run_graph(&b.start_at, &b.states, branch_input.clone(), vars.clone(), lang, None));
+        let runs =
+            p.branches.iter().map(|b| self.run_graph(&b.start_at, &b.states, branch_input.clone(), vars.clone(), lang));
         let outputs = match futures::future::try_join_all(runs).await {
             Ok(o) => o,
             Err(stop) => {
@@ -572,7 +554,6 @@ impl<'m> Engine<'m> {
         self.event("ParallelStateSucceeded", None);
         let mut vars = vars;
         let flow = step::finish(
-            name,
             &p.transition,
             &p.result_selector,
             &p.result_path,
@@ -580,7 +561,6 @@ impl<'m> Engine<'m> {
             &p.output,
             &p.assign,
             &raw,
-            &effective,
             Value::Array(outputs),
             ctx,
             &mut vars,
@@ -622,16 +602,14 @@ impl<'m> Engine<'m> {
             let raw_ctx = ctx;
             let selector = &selector;
             async move {
-                let item = MapItem { index, value };
                 let mut item_ctx = raw_ctx.clone();
-                item_ctx["Map"] = json!({"Item": {"Index": item.index, "Value": item.value}});
-                let input = selector.select(effective, &item.value, &item_ctx, &vars, inner_lang)?;
+                item_ctx["Map"] = json!({"Item": {"Index": index, "Value": value}});
+                let input = selector.select(effective, &value, &item_ctx, &vars, inner_lang)?;
                 self.event(
                     "MapIterationStarted",
                     Some(("mapIterationStartedEventDetails", json!({"name": name, "index": index}))),
                 );
-                let r =
-                    self.run_graph(&processor.start_at, &processor.states, input, vars, inner_lang, Some(item)).await;
+                let r = self.run_graph(&processor.start_at, &processor.states, input, vars, inner_lang).await;
                 let kind = if r.is_ok() { "MapIterationSucceeded" } else { "MapIterationFailed" };
                 self.event(kind, Some(("mapIterationSucceededEventDetails", json!({"name": name, "index": index}))));
                 r
@@ -683,7 +661,6 @@ impl<'m> Engine<'m> {
         self.event("MapStateSucceeded", None);
         let mut vars = vars;
         let flow = step::finish(
-            name,
             &m.transition,
             &m.result_selector,
             &m.result_path,
@@ -691,7 +668,6 @@ impl<'m> Engine<'m> {
             &m.output,
             &m.assign,
             &raw,
-            &effective,
             Value::Array(results),
             ctx,
             &mut vars,

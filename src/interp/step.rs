@@ -418,7 +418,6 @@ pub fn task_timeout(
 /// What a Task, Parallel or Map does with its result: ResultSelector, ResultPath, OutputPath (or Output), Assign.
 #[allow(clippy::too_many_arguments)]
 pub fn finish<'m>(
-    name: &str,
     transition: &'m Transition,
     result_selector: &Option<Value>,
     result_path_field: &Option<Option<String>>,
@@ -426,13 +425,11 @@ pub fn finish<'m>(
     output: &Option<Value>,
     assign_field: &Option<Value>,
     raw: &Value,
-    _effective: &Value,
     result: Value,
     ctx: &Value,
     vars: &mut Vars,
     lang: Lang,
 ) -> Result<Flow<'m>, StatesError> {
-    let _ = name;
     let (out, new_vars) = match lang {
         Lang::JsonPath => {
             let selected = match result_selector {

@@ -61,6 +61,7 @@ fn found(report: &validate::Report) -> Vec<String> {
 #[case::jsonpath_in_jsonata("jsonpath-in-jsonata", "SCHEMA_VALIDATION_FAILED", "/States/A/ResultPath")]
 #[case::jsonata_in_jsonpath("jsonata-in-jsonpath", "SCHEMA_VALIDATION_FAILED", "/States/A/Output")]
 #[case::jsonata_unclosed("jsonata-unclosed", "SCHEMA_VALIDATION_FAILED", "/States/A/Output")]
+#[case::jsonata_syntax("jsonata-syntax", "SCHEMA_VALIDATION_FAILED", "/States/A/Output")]
 #[case::label("label", "INVALID_LABEL_NAME", "/States/M/Label")]
 #[case::terminal_next("terminal-next", "SCHEMA_VALIDATION_FAILED", "/States/A/Next")]
 fn each_rule_reports_its_problem(#[case] fixture: &str, #[case] code: &str, #[case] location: &str) {

@@ -1,6 +1,7 @@
 //! JSONPath and JSONata do not mix within a state: a JSONata state has no path fields (`InputPath`, `Parameters`,
 //! `ResultPath`, ...), a JSONPath state no `Arguments`, `Output` or `Items`; a state cannot go back to JSONPath
-//! inside a JSONata state machine; a string that opens `{%` closes with `%}`.
+//! inside a JSONata state machine; a string that opens `{%` closes with `%}` and holds an expression JSONata can
+//! parse.
 
 use serde_json::Value;
 
@@ -52,6 +53,7 @@ const EVALUATED: &[&str] = &[
     "Credentials",
 ];
 
+/// Checks every `{% %}` string of an evaluated field: closed, and parseable as JSONata.
 fn unclosed(value: &Value, location: &str, out: &mut Vec<Diagnostic>) {
     match value {
         Value::String(s) => {
@@ -63,6 +65,16 @@ fn unclosed(value: &Value, location: &str, out: &mut Vec<Diagnostic>) {
                     location.to_string(),
                     format!("the JSONata expression {s:?} does not end with %}}"),
                 ));
+            } else if let Some(expr) = t.strip_prefix("{%").and_then(|r| r.strip_suffix("%}")) {
+                let arena = bumpalo::Bump::new();
+                if let Err(e) = jsonata_rs::JsonAta::new(expr.trim(), &arena) {
+                    out.push(Diagnostic::error(
+                        SCHEMA,
+                        RULE,
+                        location.to_string(),
+                        format!("invalid JSONata expression {s:?}: {e}"),
+                    ));
+                }
             }
         }
         Value::Array(items) => {

@@ -1,0 +1,162 @@
+//! SQLite, the embedded default of local runs: tables created from the schema, rows read into Arrow batches and
+//! written from them in one transaction per call.
+
+use std::path::Path;
+
+use deltalake::arrow::array::RecordBatch;
+use rusqlite::types::{Value as SqlValue, ValueRef};
+use rusqlite::{Connection, params_from_iter};
+
+use super::value::{RowsBuilder, Scalar, scalar_at};
+use crate::error::{Result, StageError, from_database};
+use crate::schema::{Engine, Table, Type, quote};
+
+/// An open SQLite database.
+pub struct Sqlite {
+    conn: Connection,
+}
+
+fn q(name: &str) -> String {
+    quote(Engine::Sqlite, name)
+}
+
+/// Reads a stored value as a value of `ty`.
+fn scalar(value: ValueRef<'_>, ty: Type) -> std::result::Result<Option<Scalar>, String> {
+    Ok(Some(match (value, ty) {
+        (ValueRef::Null, _) => return Ok(None),
+        (ValueRef::Integer(i), Type::BigInt | Type::Int) => Scalar::Int(i),
+        (ValueRef::Integer(i), Type::Bool | Type::Bit) => Scalar::Bool(i != 0),
+        (ValueRef::Integer(i), Type::Double) => Scalar::Float(i as f64),
+        (ValueRef::Real(f), Type::Double) => Scalar::Float(f),
+        (ValueRef::Integer(i), ty) => Scalar::parse(ty, &i.to_string())?,
+        (ValueRef::Real(f), ty) => Scalar::parse(ty, &f.to_string())?,
+        (ValueRef::Text(t), ty) => Scalar::parse(ty, &String::from_utf8_lossy(t))?,
+        (ValueRef::Blob(b), Type::Bool | Type::Bit) => Scalar::Bool(b.iter().any(|x| *x != 0)),
+        (ValueRef::Blob(_), _) => return Err("a binary value where text or a number was expected".into()),
+    }))
+}
+
+/// How a value is stored: decimals, dates and timestamps as text (exact, sortable), booleans as 0/1.
+pub fn stored(value: &Option<Scalar>, ty: Type) -> SqlValue {
+    match value {
+        None => SqlValue::Null,
+        Some(Scalar::Int(i)) => SqlValue::Integer(*i),
+        Some(Scalar::Bool(b)) => SqlValue::Integer(*b as i64),
+        Some(Scalar::Float(f)) => SqlValue::Real(*f),
+        Some(v) => SqlValue::Text(v.to_text(ty)),
+    }
+}
+
+impl Sqlite {
+    /// Opens (creating if needed) the database at `path`, waiting up to 30 s for locks.
+    pub fn open(path: &Path) -> Result<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StageError::config(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let conn = Connection::open(path).map_err(|e| from_database(&format!("open {}", path.display()), e))?;
+        conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(|e| from_database("set busy timeout", e))?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| from_database("enable WAL", e))?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(|e| from_database("set synchronous", e))?;
+        Ok(Sqlite { conn })
+    }
+
+    /// The connection, for statements this module does not cover.
+    pub fn connection(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
+    /// Creates `name` with `table`'s columns, unless it exists.
+    pub fn create_table(&self, table: &Table, name: &str) -> Result<()> {
+        self.conn
+            .execute_batch(&table.create_sql(Engine::Sqlite, name))
+            .map_err(|e| from_database(&format!("create {name}"), e))
+    }
+
+    /// Whether a table named `name` exists.
+    pub fn has_table(&self, name: &str) -> Result<bool> {
+        self.conn
+            .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1", [name], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n > 0)
+            .map_err(|e| from_database("list tables", e))
+    }
+
+    /// Rows of `name` (shaped like `table`) matching `filter` (SQL after WHERE, with `?` parameters), in batches of
+    /// `batch_rows`, each handed to `sink` as it fills, so memory is bounded by the batch size.
+    pub fn read(
+        &self,
+        table: &'static Table,
+        name: &str,
+        filter: Option<(&str, Vec<SqlValue>)>,
+        batch_rows: usize,
+        mut sink: impl FnMut(RecordBatch) -> Result<()>,
+    ) -> Result<u64> {
+        let columns = table.columns.iter().map(|c| q(c.name)).collect::<Vec<_>>().join(", ");
+        let (clause, params) = match filter {
+            Some((clause, params)) => (format!(" WHERE {clause}"), params),
+            None => (String::new(), Vec::new()),
+        };
+        let order = if table.primary_key.is_empty() {
+            String::new()
+        } else {
+            format!(" ORDER BY {}", table.primary_key.iter().map(|c| q(c)).collect::<Vec<_>>().join(", "))
+        };
+        let sql = format!("SELECT {columns} FROM {}{clause}{order}", q(name));
+        let mut stmt = self.conn.prepare(&sql).map_err(|e| from_database(&format!("read {name}"), e))?;
+        let mut rows = stmt.query(params_from_iter(params)).map_err(|e| from_database(&format!("read {name}"), e))?;
+        let mut builder = RowsBuilder::new(table);
+        let mut total = 0u64;
+        let mut values = Vec::with_capacity(table.columns.len());
+        while let Some(row) = rows.next().map_err(|e| from_database(&format!("read {name}"), e))? {
+            values.clear();
+            for (i, c) in table.columns.iter().enumerate() {
+                let v = row.get_ref(i).map_err(|e| from_database(&format!("read {name}"), e))?;
+                values.push(
+                    scalar(v, c.ty)
+                        .map_err(|e| StageError::data(format!("{name}.{} (row {}): {e}", c.name, total + 1)))?,
+                );
+            }
+            builder.push(&values).map_err(StageError::internal)?;
+            total += 1;
+            if builder.len() >= batch_rows {
+                sink(builder.finish())?;
+            }
+        }
+        if !builder.is_empty() {
+            sink(builder.finish())?;
+        }
+        Ok(total)
+    }
+
+    /// Inserts every row of `batches` into `name` in one transaction: all or nothing.
+    pub fn insert(&mut self, table: &Table, name: &str, batches: &[RecordBatch]) -> Result<u64> {
+        let tx = self.conn.transaction().map_err(|e| from_database("begin", e))?;
+        let n = insert_in(&tx, table, name, batches)?;
+        tx.commit().map_err(|e| from_database(&format!("commit {name}"), e))?;
+        Ok(n)
+    }
+}
+
+/// Inserts `batches` into `name` within an open transaction.
+pub fn insert_in(tx: &rusqlite::Transaction<'_>, table: &Table, name: &str, batches: &[RecordBatch]) -> Result<u64> {
+    let columns = table.columns.iter().map(|c| q(c.name)).collect::<Vec<_>>().join(", ");
+    let marks = vec!["?"; table.columns.len()].join(", ");
+    let sql = format!("INSERT INTO {} ({columns}) VALUES ({marks})", q(name));
+    let mut stmt = tx.prepare_cached(&sql).map_err(|e| from_database(&format!("insert into {name}"), e))?;
+    let mut n = 0u64;
+    for batch in batches {
+        for row in 0..batch.num_rows() {
+            let values: Vec<SqlValue> = table
+                .columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| stored(&scalar_at(batch.column(i).as_ref(), row, c.ty), c.ty))
+                .collect();
+            stmt.execute(params_from_iter(values)).map_err(|e| from_database(&format!("insert into {name}"), e))?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}

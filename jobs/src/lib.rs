@@ -1,0 +1,13 @@
+//! The library every stage binary shares: the app database's schema, connectors that move Arrow batches,
+//! errors with the names Step Functions matches, the run summary, secrets, telemetry and the sample data loader.
+//!
+//! A stage binary is a few lines: it parses its arguments, calls into this library and exits with the code of its
+//! outcome. Nothing here is linked into the `amali` command, which runs stages as processes.
+
+pub mod db;
+pub mod error;
+pub mod fixtures;
+pub mod schema;
+pub mod secret;
+pub mod summary;
+pub mod telemetry;
