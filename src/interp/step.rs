@@ -374,6 +374,37 @@ pub fn wait_done<'m>(
     Ok(flow(&w.transition, output))
 }
 
+/// The effective input and the payload a state sends on: `InputPath` then `Parameters` (JSONPath), or `Arguments`
+/// (JSONata). Task and Parallel states share this.
+fn input_and_payload(
+    input_path_field: &Option<Option<String>>,
+    parameters: &Option<Value>,
+    arguments: &Option<Value>,
+    raw: &Value,
+    ctx: &Value,
+    vars: &Vars,
+    lang: Lang,
+) -> Result<(Value, Value), StatesError> {
+    match lang {
+        Lang::JsonPath => {
+            let effective = input_path(raw, input_path_field, ctx, vars)?;
+            let payload = match parameters {
+                Some(p) => template::eval(p, scope(&effective, ctx, vars), "Parameters")?,
+                None => effective.clone(),
+            };
+            Ok((effective, payload))
+        }
+        Lang::Jsonata => {
+            let states = States { input: Some(raw), context: Some(ctx), ..Default::default() };
+            let payload = match arguments {
+                Some(a) => jsonata_value(a, &states, vars)?,
+                None => raw.clone(),
+            };
+            Ok((raw.clone(), payload))
+        }
+    }
+}
+
 /// A Task's effective input and the parameters it sends.
 pub fn task_input(
     t: &asl::Task,
@@ -382,24 +413,7 @@ pub fn task_input(
     vars: &Vars,
     lang: Lang,
 ) -> Result<(Value, Value), StatesError> {
-    match lang {
-        Lang::JsonPath => {
-            let effective = input_path(raw, &t.input_path, ctx, vars)?;
-            let params = match &t.parameters {
-                Some(p) => template::eval(p, scope(&effective, ctx, vars), "Parameters")?,
-                None => effective.clone(),
-            };
-            Ok((effective, params))
-        }
-        Lang::Jsonata => {
-            let states = States { input: Some(raw), context: Some(ctx), ..Default::default() };
-            let args = match &t.arguments {
-                Some(a) => jsonata_value(a, &states, vars)?,
-                None => raw.clone(),
-            };
-            Ok((raw.clone(), args))
-        }
-    }
+    input_and_payload(&t.input_path, &t.parameters, &t.arguments, raw, ctx, vars, lang)
 }
 
 /// A Task's timeout, if it has one.
@@ -461,24 +475,7 @@ pub fn parallel_input(
     vars: &Vars,
     lang: Lang,
 ) -> Result<(Value, Value), StatesError> {
-    match lang {
-        Lang::JsonPath => {
-            let effective = input_path(raw, &p.input_path, ctx, vars)?;
-            let input = match &p.parameters {
-                Some(t) => template::eval(t, scope(&effective, ctx, vars), "Parameters")?,
-                None => effective.clone(),
-            };
-            Ok((effective, input))
-        }
-        Lang::Jsonata => {
-            let states = States { input: Some(raw), context: Some(ctx), ..Default::default() };
-            let input = match &p.arguments {
-                Some(a) => jsonata_value(a, &states, vars)?,
-                None => raw.clone(),
-            };
-            Ok((raw.clone(), input))
-        }
-    }
+    input_and_payload(&p.input_path, &p.parameters, &p.arguments, raw, ctx, vars, lang)
 }
 
 /// A Map state's effective input and items.
