@@ -632,14 +632,11 @@ impl<'m> Engine<'m> {
             }
             let tolerated_count = step::tolerated_count(m, &effective, ctx, &vars, lang)?;
             let tolerated_pct = step::tolerated_percentage(m, &effective, ctx, &vars, lang)?;
-            let over_count = failed as f64 > tolerated_count.unwrap_or(0.0)
-                && tolerated_pct.is_none_or(|_| tolerated_count.is_some());
             let over_pct = tolerated_pct.is_some_and(|p| total > 0 && (failed as f64 * 100.0 / total as f64) > p);
             let over = match (tolerated_count, tolerated_pct) {
                 (None, None) => failed > 0,
-                (Some(_), None) => over_count,
+                (Some(c), _) => failed as f64 > c || over_pct,
                 (None, Some(_)) => over_pct,
-                (Some(c), Some(_)) => failed as f64 > c || over_pct,
             };
             if over {
                 self.event("MapStateFailed", None);

@@ -190,43 +190,31 @@ fn redshift_load_failure_original_vs_amali() {
     let notices = |file: &std::path::Path| -> Vec<Value> {
         common::read(file).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
     };
-    let original_notes = dir.path().join("original.jsonl");
-    let out = Command::cargo_bin("amali")
-        .unwrap()
-        .arg("exec")
-        .arg(common::original_definition())
-        .arg("--mock-config")
-        .arg(&mocks)
-        .args(["--test-case", "RedshiftLoadFails", "--state-machine", "original", "--notifications"])
-        .arg(&original_notes)
-        .assert()
-        .code(0)
-        .get_output()
-        .stdout
-        .clone();
-    let v: Value = serde_json::from_slice(&out).unwrap();
+    // Runs a definition under the mock's RedshiftLoadFails case; returns the outcome and the notices sent.
+    let run = |definition: std::path::PathBuf, machine: &str, code: i32| -> (Value, Vec<Value>) {
+        let notes = dir.path().join(format!("{machine}.jsonl"));
+        let out = Command::cargo_bin("amali")
+            .unwrap()
+            .arg("exec")
+            .arg(definition)
+            .arg("--mock-config")
+            .arg(&mocks)
+            .args(["--test-case", "RedshiftLoadFails", "--state-machine", machine, "--notifications"])
+            .arg(&notes)
+            .assert()
+            .code(code)
+            .get_output()
+            .stdout
+            .clone();
+        (serde_json::from_slice(&out).unwrap(), notices(&notes))
+    };
+    let (v, sent) = run(common::original_definition(), "original", 0);
     assert_eq!(v["status"], "SUCCEEDED", "the original's flaw: a failed load still succeeds");
-    let sent = notices(&original_notes);
     assert_eq!(sent.last().unwrap()["State"], "Notify Final Load Complete", "and ends with the success notice");
 
-    let amali_notes = dir.path().join("amali.jsonl");
-    let out = Command::cargo_bin("amali")
-        .unwrap()
-        .arg("exec")
-        .arg(common::root().join("asl/local.asl.json"))
-        .arg("--mock-config")
-        .arg(&mocks)
-        .args(["--test-case", "RedshiftLoadFails", "--state-machine", "amali", "--notifications"])
-        .arg(&amali_notes)
-        .assert()
-        .code(1)
-        .get_output()
-        .stdout
-        .clone();
-    let v: Value = serde_json::from_slice(&out).unwrap();
+    let (v, sent) = run(common::root().join("asl/local.asl.json"), "amali", 1);
     assert_eq!(v["status"], "FAILED");
     assert_eq!(v["error"], "Amali.TablesFailed", "the run fails with the stage's own error");
-    let sent = notices(&amali_notes);
     assert_eq!(sent.len(), 1, "one notice: the failure, no success notice");
     assert_eq!(sent[0]["State"], "Notify failure");
     let message: Value = serde_json::from_str(sent[0]["Message"].as_str().unwrap()).unwrap();
