@@ -157,6 +157,69 @@ pub struct DataConfig {
     /// Password references by database name (`app_database`, ...).
     #[serde(default)]
     pub passwords: BTreeMap<String, String>,
+    /// Columns that never leave the app database (`table.column`): not copied to landing, never in the lake.
+    #[serde(default = "default_sensitive_columns")]
+    pub sensitive_columns: Vec<String>,
+    /// How `read_from_app_database` copies tables.
+    #[serde(default)]
+    pub extract: ExtractConfig,
+}
+
+fn default_sensitive_columns() -> Vec<String> {
+    vec!["users.password".into(), "vendor_applications.password".into()]
+}
+
+/// `[env.NAME.data.extract]`: which tables `read_from_app_database` copies and how.
+///
+/// A table is copied incrementally by its watermark column: `updated_at` when it has one, else its integer
+/// primary key `id`; a table with neither is copied in full every run. Each run rereads an overlap window below
+/// the last high watermark, so rows committed late (a transaction that began before the last run and committed
+/// after it) are not missed; the duplicates this rereads are resolved in silver by key and `updated_at`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtractConfig {
+    /// The tables to copy (default: every table of the schema).
+    #[serde(default)]
+    pub tables: Vec<String>,
+    /// Overlap for timestamp watermarks, in seconds.
+    #[serde(default = "default_overlap_seconds")]
+    pub overlap_seconds: u64,
+    /// Overlap for id watermarks, in ids.
+    #[serde(default = "default_overlap_ids")]
+    pub overlap_ids: u64,
+    /// Per-table overrides.
+    #[serde(default)]
+    pub table: BTreeMap<String, TableExtract>,
+}
+
+impl Default for ExtractConfig {
+    fn default() -> Self {
+        ExtractConfig {
+            tables: Vec::new(),
+            overlap_seconds: default_overlap_seconds(),
+            overlap_ids: default_overlap_ids(),
+            table: BTreeMap::new(),
+        }
+    }
+}
+
+fn default_overlap_seconds() -> u64 {
+    900
+}
+
+fn default_overlap_ids() -> u64 {
+    1000
+}
+
+/// `[env.NAME.data.extract.table.TABLE]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableExtract {
+    /// The watermark column, instead of the default.
+    pub watermark: Option<String>,
+    /// Copy the whole table every run.
+    #[serde(default)]
+    pub full_refresh: bool,
 }
 
 /// SNS topic names of an environment.

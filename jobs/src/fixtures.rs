@@ -16,8 +16,9 @@ use serde::Serialize;
 
 use crate::db::sqlite::Sqlite;
 use crate::db::value::{RowsBuilder, Scalar};
+use crate::db::{Database, Stmt, batches_of};
 use crate::error::{Result, StageError};
-use crate::schema::{self, Default as ColumnDefault, Table};
+use crate::schema::{self, Default as ColumnDefault, Shape, Table};
 
 /// CSV files whose name is not their table's.
 pub const FILE_TABLES: &[(&str, &str)] = &[
@@ -132,6 +133,32 @@ pub fn seed_sqlite(dir: &Path, target: &Path) -> Result<SeedReport> {
     Ok(report)
 }
 
+/// Loads every CSV of `dir` into `db` (any engine), creating the tables; the sample tables' previous contents are
+/// replaced, each table in one transaction.
+pub async fn seed(dir: &Path, db: &Database) -> Result<SeedReport> {
+    for t in schema::TABLES {
+        db.create_table(&Shape::of(t), t.name).await?;
+    }
+    let mut report = SeedReport::default();
+    let mut product_vendor: HashMap<i64, i64> = HashMap::new();
+    let mut keys: HashMap<&'static str, HashSet<String>> = HashMap::new();
+    let mut cleared: HashSet<&'static str> = HashSet::new();
+    for (path, table) in files(dir)? {
+        let (batch, file_report, vendors) =
+            read_file(&path, table, &product_vendor, keys.entry(table.name).or_default())?;
+        product_vendor.extend(vendors);
+        let before = if cleared.insert(table.name) {
+            vec![Stmt::new(format!("DELETE FROM {}", db.quote(table.name)), vec![])]
+        } else {
+            vec![]
+        };
+        db.write(Some((&Shape::of(table), table.name)), &before, batches_of(vec![batch]), &[]).await?;
+        tracing::info!(file = %file_report.file, table = table.name, loaded = file_report.loaded, rejected = file_report.rejected, "seeded");
+        report.files.push(file_report);
+    }
+    Ok(report)
+}
+
 /// Reads one CSV into a batch of valid rows, with its report. `keys` holds primary keys already loaded into the
 /// table (two files may feed one table); `product_vendor` maps product ids to vendors for `order_items`.
 pub fn read_file(
@@ -168,7 +195,7 @@ pub fn read_file(
     }
     let name_pos = headers.iter().position(|h| h == "name");
     let now = chrono::Utc::now().timestamp_micros();
-    let mut builder = RowsBuilder::new(table);
+    let mut builder = RowsBuilder::new(table.columns);
     let mut vendors = HashMap::new();
     let reject = |report: &mut FileReport, id: &str, reason: String| {
         report.rejected += 1;

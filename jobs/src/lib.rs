@@ -4,10 +4,15 @@
 //! A stage binary is a few lines: it parses its arguments, calls into this library and exits with the code of its
 //! outcome. Nothing here is linked into the `amali` command, which runs stages as processes.
 
+pub mod datagen;
 pub mod db;
 pub mod error;
 pub mod fixtures;
+pub mod lake;
+pub mod run;
 pub mod schema;
 pub mod secret;
+pub mod settings;
+pub mod stages;
 pub mod summary;
 pub mod telemetry;

@@ -179,6 +179,59 @@ impl Table {
     /// `CREATE TABLE` for `engine`, named `name` (e.g. a landing or staging copy), without foreign keys so that
     /// tables can be created and loaded in any order; enum values are checked where the engine has no enum type.
     pub fn create_sql(&self, engine: Engine, name: &str) -> String {
+        Shape::of(self).create_sql(engine, name)
+    }
+}
+
+/// The shape of a table as a stage handles it: a schema table's columns, possibly without some (sensitive
+/// columns are never read) and with some added (a landing table's `_run_id`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shape {
+    /// The source table's name.
+    pub name: &'static str,
+    /// Columns in order.
+    pub columns: Vec<Column>,
+    /// The primary key.
+    pub primary_key: Vec<&'static str>,
+}
+
+impl Shape {
+    /// The shape of a schema table, whole.
+    pub fn of(table: &Table) -> Shape {
+        Shape { name: table.name, columns: table.columns.to_vec(), primary_key: table.primary_key.to_vec() }
+    }
+
+    /// The same shape without the columns named in `drop`.
+    pub fn without(mut self, drop: &[&str]) -> Shape {
+        self.columns.retain(|c| !drop.contains(&c.name));
+        self.primary_key.retain(|k| !drop.contains(k));
+        self
+    }
+
+    /// The same shape with `columns` appended; `key` columns join the primary key.
+    pub fn with(mut self, columns: &[Column], key: &[&'static str]) -> Shape {
+        self.columns.extend_from_slice(columns);
+        self.primary_key.extend_from_slice(key);
+        self
+    }
+
+    /// The column named `name`.
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// The Arrow schema of the shape; every field nullable (dirty rows are carried, and judged in silver).
+    pub fn arrow_schema(&self) -> Schema {
+        Schema::new(self.columns.iter().map(|c| c.field().with_nullable(true)).collect::<Vec<_>>())
+    }
+
+    /// The column names, quoted for `engine` and joined by commas.
+    pub fn column_list(&self, engine: Engine) -> String {
+        self.columns.iter().map(|c| quote(engine, c.name)).collect::<Vec<_>>().join(", ")
+    }
+
+    /// `CREATE TABLE IF NOT EXISTS` for `engine`, named `name`.
+    pub fn create_sql(&self, engine: Engine, name: &str) -> String {
         let q = |n: &str| quote(engine, n);
         let mut parts: Vec<String> = self
             .columns
@@ -201,7 +254,8 @@ impl Table {
                 self.primary_key.iter().map(|c| q(c)).collect::<Vec<_>>().join(", ")
             ));
         }
-        format!("CREATE TABLE IF NOT EXISTS {} ({})", q(name), parts.join(", "))
+        let tail = if engine == Engine::MySql { " DEFAULT CHARSET=utf8mb4" } else { "" };
+        format!("CREATE TABLE IF NOT EXISTS {} ({}){tail}", q(name), parts.join(", "))
     }
 }
 

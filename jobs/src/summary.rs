@@ -44,6 +44,9 @@ pub struct TableSummary {
     /// Why the table failed, if it did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// What else the person on call should know (e.g. "already copied by run X", the watermark range).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl TableSummary {
@@ -58,6 +61,7 @@ impl TableSummary {
             delta_version: None,
             seconds: 0.0,
             error: None,
+            note: None,
         }
     }
 }

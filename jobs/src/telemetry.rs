@@ -12,11 +12,14 @@ pub fn running_in_aws() -> bool {
         .any(|v| std::env::var_os(v).is_some())
 }
 
-/// Installs the subscriber once; `RUST_LOG` (or `AMALI_LOG`) filters, default `info`.
+/// The default filter: amali's own events at `info`, libraries' (delta-rs, the drivers) only when they warn.
+pub const DEFAULT_FILTER: &str = "warn,amali_jobs=info";
+
+/// Installs the subscriber once; `AMALI_LOG` (or `RUST_LOG`) filters, default [`DEFAULT_FILTER`].
 pub fn init() {
     let filter = EnvFilter::try_from_env("AMALI_LOG")
         .or_else(|_| EnvFilter::try_from_default_env())
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+        .unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = if running_in_aws() {
         builder.json().flatten_event(true).try_init()

@@ -3,6 +3,7 @@
 //! Arguments are parsed first (clap, no I/O) and resolved second (each command loads `amali.toml` and checks what
 //! it needs), so `--help` always works and every error names the flag or file to fix.
 
+mod datagen;
 mod diff;
 mod exec;
 mod graph;
@@ -141,6 +142,16 @@ pub enum Command {
     ///   amali seed --target sqlite:///tmp/app.db --from ../shared/fixtures/amalimart/csv
     #[command(verbatim_doc_comment)]
     Seed(seed::SeedArgs),
+    /// Generate a synthetic app database at scale, deterministic for a seed, with realistic dirt
+    /// (NULLs, orphaned keys, negative quantities, updated_at before created_at), or apply a change
+    /// batch to one (--changes PCT) for incremental runs.
+    ///
+    /// Examples:
+    ///   amali datagen --target sqlite://.amali/app.db --scale 0.01
+    ///   amali datagen --target mysql://root@127.0.0.1:3306/app --scale 1 --seed 7
+    ///   amali datagen --target mysql://root@127.0.0.1:3306/app --changes 1
+    #[command(verbatim_doc_comment)]
+    Datagen(datagen::DatagenArgs),
 }
 
 /// Runs a parsed command line.
@@ -152,5 +163,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Graph(args) => graph::run(&cli.global, args),
         Command::Exec(args) => exec::run(args),
         Command::Seed(args) => seed::run(&cli.global, args),
+        Command::Datagen(args) => datagen::run(&cli.global, args),
     }
 }

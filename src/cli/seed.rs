@@ -13,9 +13,13 @@ use crate::config::Config;
 /// Arguments of `amali seed`.
 #[derive(Debug, Args)]
 pub struct SeedArgs {
-    /// The database to load: sqlite://PATH
+    /// The database to load: sqlite://PATH, mysql://USER@HOST:PORT/DB or postgres://USER@HOST:PORT/DB
+    /// (created tables, replaced rows)
     #[arg(long, value_name = "URL")]
     pub target: String,
+    /// The environment variable holding the database's password (passwords are never arguments)
+    #[arg(long, value_name = "VAR")]
+    pub password_env: Option<String>,
     /// The directory of CSV files [default: jobs/sample-data beside amali.toml]
     #[arg(long, value_name = "DIR")]
     pub from: Option<PathBuf>,
@@ -35,11 +39,12 @@ pub fn run(global: &GlobalArgs, args: SeedArgs) -> anyhow::Result<ExitStatus> {
         anyhow::bail!("{} is not a directory of CSV files; give one with --from", from.display());
     }
     let binary = tools::find_binary("amali_data")?;
-    let out = Command::new(&binary)
-        .args(["seed", "--target", &args.target, "--from"])
-        .arg(&from)
-        .output()
-        .with_context(|| format!("cannot run {}", binary.display()))?;
+    let mut command = Command::new(&binary);
+    command.args(["seed", "--target", &args.target, "--from"]).arg(&from);
+    if let Some(var) = &args.password_env {
+        command.args(["--password-env", var]);
+    }
+    let out = command.output().with_context(|| format!("cannot run {}", binary.display()))?;
     if !out.status.success() {
         eprint!("{}", String::from_utf8_lossy(&out.stderr));
         // 78 (EX_CONFIG) is a target or directory the loader cannot use: the command could not run.

@@ -8,8 +8,9 @@ use rusqlite::types::{Value as SqlValue, ValueRef};
 use rusqlite::{Connection, params_from_iter};
 
 use super::value::{RowsBuilder, Scalar, scalar_at};
+use super::{Batches, Filter, Param, Stmt};
 use crate::error::{Result, StageError, from_database};
-use crate::schema::{Engine, Table, Type, quote};
+use crate::schema::{Column, Engine, Shape, Table, Type, quote};
 
 /// An open SQLite database.
 pub struct Sqlite {
@@ -91,27 +92,51 @@ impl Sqlite {
         name: &str,
         filter: Option<(&str, Vec<SqlValue>)>,
         batch_rows: usize,
+        sink: impl FnMut(RecordBatch) -> Result<()>,
+    ) -> Result<u64> {
+        self.read_where(&Shape::of(table), name, filter, batch_rows, sink)
+    }
+
+    /// Rows of `name` shaped like `shape` matching `filter`, in batches handed to `sink`.
+    pub fn read_shape(
+        &self,
+        shape: &Shape,
+        name: &str,
+        filter: Option<&Filter>,
+        batch_rows: usize,
+        sink: impl FnMut(RecordBatch) -> Result<()>,
+    ) -> Result<u64> {
+        let clause = filter.map(|f| f.clause(Engine::Sqlite, shape));
+        self.read_where(shape, name, clause.as_deref().map(|c| (c, Vec::new())), batch_rows, sink)
+    }
+
+    fn read_where(
+        &self,
+        shape: &Shape,
+        name: &str,
+        filter: Option<(&str, Vec<SqlValue>)>,
+        batch_rows: usize,
         mut sink: impl FnMut(RecordBatch) -> Result<()>,
     ) -> Result<u64> {
-        let columns = table.columns.iter().map(|c| q(c.name)).collect::<Vec<_>>().join(", ");
+        let columns = shape.column_list(Engine::Sqlite);
         let (clause, params) = match filter {
             Some((clause, params)) => (format!(" WHERE {clause}"), params),
             None => (String::new(), Vec::new()),
         };
-        let order = if table.primary_key.is_empty() {
+        let order = if shape.primary_key.is_empty() {
             String::new()
         } else {
-            format!(" ORDER BY {}", table.primary_key.iter().map(|c| q(c)).collect::<Vec<_>>().join(", "))
+            format!(" ORDER BY {}", shape.primary_key.iter().map(|c| q(c)).collect::<Vec<_>>().join(", "))
         };
         let sql = format!("SELECT {columns} FROM {}{clause}{order}", q(name));
         let mut stmt = self.conn.prepare(&sql).map_err(|e| from_database(&format!("read {name}"), e))?;
         let mut rows = stmt.query(params_from_iter(params)).map_err(|e| from_database(&format!("read {name}"), e))?;
-        let mut builder = RowsBuilder::new(table);
+        let mut builder = RowsBuilder::new(&shape.columns);
         let mut total = 0u64;
-        let mut values = Vec::with_capacity(table.columns.len());
+        let mut values = Vec::with_capacity(shape.columns.len());
         while let Some(row) = rows.next().map_err(|e| from_database(&format!("read {name}"), e))? {
             values.clear();
-            for (i, c) in table.columns.iter().enumerate() {
+            for (i, c) in shape.columns.iter().enumerate() {
                 let v = row.get_ref(i).map_err(|e| from_database(&format!("read {name}"), e))?;
                 values.push(
                     scalar(v, c.ty)
@@ -130,26 +155,68 @@ impl Sqlite {
         Ok(total)
     }
 
+    /// Runs a query; values come back as text.
+    pub fn query(&self, stmt: &Stmt) -> Result<Vec<Vec<Option<String>>>> {
+        let mut prepared = self.conn.prepare(&stmt.sql).map_err(|e| from_database("query", e))?;
+        let n = prepared.column_count();
+        let mut rows =
+            prepared.query(params_from_iter(stmt.params.iter().map(param))).map_err(|e| from_database("query", e))?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(|e| from_database("query", e))? {
+            let mut values = Vec::with_capacity(n);
+            for i in 0..n {
+                values.push(match row.get_ref(i).map_err(|e| from_database("query", e))? {
+                    ValueRef::Null => None,
+                    ValueRef::Integer(i) => Some(i.to_string()),
+                    ValueRef::Real(f) => Some(f.to_string()),
+                    ValueRef::Text(t) | ValueRef::Blob(t) => Some(String::from_utf8_lossy(t).into_owned()),
+                });
+            }
+            out.push(values);
+        }
+        Ok(out)
+    }
+
+    /// In one transaction: `before`, every batch received into `into`, `after`; then commit. Blocks on the channel.
+    pub fn write(
+        &mut self,
+        into: Option<&(Shape, String)>,
+        before: &[Stmt],
+        mut batches: Batches,
+        after: &[Stmt],
+    ) -> Result<u64> {
+        let tx = self.conn.transaction().map_err(|e| from_database("begin", e))?;
+        run(&tx, before)?;
+        let mut n = 0;
+        if let Some((shape, name)) = into {
+            while let Some(batch) = batches.blocking_recv() {
+                n += insert_in(&tx, &shape.columns, name, &[batch?])?;
+            }
+        }
+        run(&tx, after)?;
+        tx.commit().map_err(|e| from_database("commit", e))?;
+        Ok(n)
+    }
+
     /// Inserts every row of `batches` into `name` in one transaction: all or nothing.
     pub fn insert(&mut self, table: &Table, name: &str, batches: &[RecordBatch]) -> Result<u64> {
         let tx = self.conn.transaction().map_err(|e| from_database("begin", e))?;
-        let n = insert_in(&tx, table, name, batches)?;
+        let n = insert_in(&tx, table.columns, name, batches)?;
         tx.commit().map_err(|e| from_database(&format!("commit {name}"), e))?;
         Ok(n)
     }
 }
 
 /// Inserts `batches` into `name` within an open transaction.
-pub fn insert_in(tx: &rusqlite::Transaction<'_>, table: &Table, name: &str, batches: &[RecordBatch]) -> Result<u64> {
-    let columns = table.columns.iter().map(|c| q(c.name)).collect::<Vec<_>>().join(", ");
-    let marks = vec!["?"; table.columns.len()].join(", ");
+pub fn insert_in(tx: &rusqlite::Transaction<'_>, shape: &[Column], name: &str, batches: &[RecordBatch]) -> Result<u64> {
+    let columns = shape.iter().map(|c| q(c.name)).collect::<Vec<_>>().join(", ");
+    let marks = vec!["?"; shape.len()].join(", ");
     let sql = format!("INSERT INTO {} ({columns}) VALUES ({marks})", q(name));
     let mut stmt = tx.prepare_cached(&sql).map_err(|e| from_database(&format!("insert into {name}"), e))?;
     let mut n = 0u64;
     for batch in batches {
         for row in 0..batch.num_rows() {
-            let values: Vec<SqlValue> = table
-                .columns
+            let values: Vec<SqlValue> = shape
                 .iter()
                 .enumerate()
                 .map(|(i, c)| stored(&scalar_at(batch.column(i).as_ref(), row, c.ty), c.ty))
@@ -159,4 +226,21 @@ pub fn insert_in(tx: &rusqlite::Transaction<'_>, table: &Table, name: &str, batc
         }
     }
     Ok(n)
+}
+
+fn param(p: &Param) -> SqlValue {
+    match p {
+        Param::Null => SqlValue::Null,
+        Param::Int(i) => SqlValue::Integer(*i),
+        Param::Text(t) => SqlValue::Text(t.clone()),
+    }
+}
+
+fn run(tx: &rusqlite::Transaction<'_>, statements: &[Stmt]) -> Result<()> {
+    for s in statements {
+        tx.execute(&s.sql, params_from_iter(s.params.iter().map(param))).map_err(|e| {
+            from_database(&format!("run {}", s.sql.split_whitespace().take(4).collect::<Vec<_>>().join(" ")), e)
+        })?;
+    }
+    Ok(())
 }

@@ -16,7 +16,9 @@ use deltalake::arrow::array::{
     TimestampMicrosecondArray,
 };
 
-use crate::schema::{Table, Type};
+use deltalake::arrow::datatypes::{Schema, SchemaRef};
+
+use crate::schema::{Column, Type};
 
 /// A typed cell value.
 #[derive(Debug, Clone, PartialEq)]
@@ -193,7 +195,8 @@ impl Scalar {
 
 /// Collects typed rows into a [`RecordBatch`] with a table's Arrow schema.
 pub struct RowsBuilder {
-    table: &'static Table,
+    shape: Vec<Column>,
+    schema: SchemaRef,
     columns: Vec<ColumnBuilder>,
     rows: usize,
 }
@@ -210,10 +213,13 @@ enum ColumnBuilder {
 }
 
 impl RowsBuilder {
-    /// A builder for `table`'s columns.
-    pub fn new(table: &'static Table) -> Self {
-        let columns = table
-            .columns
+    /// A builder for `columns` (a table's, or a [`crate::schema::Shape`]'s).
+    pub fn new(columns: &[Column]) -> Self {
+        let shape = columns.to_vec();
+        // Nullability is not enforced by the batch's schema: dirty source rows are carried as they are and judged
+        // downstream (silver), where they are quarantined rather than lost.
+        let schema = Arc::new(Schema::new(shape.iter().map(|c| c.field().with_nullable(true)).collect::<Vec<_>>()));
+        let columns = columns
             .iter()
             .map(|c| match c.ty {
                 Type::BigInt => ColumnBuilder::Int64(Int64Builder::new()),
@@ -230,7 +236,7 @@ impl RowsBuilder {
                 }
             })
             .collect();
-        RowsBuilder { table, columns, rows: 0 }
+        RowsBuilder { shape, schema, columns, rows: 0 }
     }
 
     /// Rows collected so far.
@@ -246,9 +252,9 @@ impl RowsBuilder {
     /// Adds one row (one value per column, in order; `None` is NULL). Values must match their column's type.
     pub fn push(&mut self, row: &[Option<Scalar>]) -> Result<(), String> {
         if row.len() != self.columns.len() {
-            return Err(format!("{} values for {} columns of {}", row.len(), self.columns.len(), self.table.name));
+            return Err(format!("{} values for {} columns", row.len(), self.columns.len()));
         }
-        for ((builder, value), column) in self.columns.iter_mut().zip(row).zip(self.table.columns) {
+        for ((builder, value), column) in self.columns.iter_mut().zip(row).zip(&self.shape) {
             match (builder, value) {
                 (ColumnBuilder::Int64(b), Some(Scalar::Int(v))) => b.append_value(*v),
                 (ColumnBuilder::Int32(b), Some(Scalar::Int(v))) => b.append_value(*v as i32),
@@ -267,7 +273,7 @@ impl RowsBuilder {
                 (ColumnBuilder::Date(b), None) => b.append_null(),
                 (ColumnBuilder::Micros(b), None) => b.append_null(),
                 (_, Some(v)) => {
-                    return Err(format!("{}.{}: {v:?} does not fit {:?}", self.table.name, column.name, column.ty));
+                    return Err(format!("{}: {v:?} does not fit {:?}", column.name, column.ty));
                 }
             }
         }
@@ -294,11 +300,7 @@ impl RowsBuilder {
             })
             .collect();
         self.rows = 0;
-        // Nullability is not enforced by the batch's schema: dirty source rows are carried as they are and judged
-        // downstream (silver), where they are quarantined rather than lost.
-        let fields: Vec<_> = self.table.columns.iter().map(|c| c.field().with_nullable(true)).collect();
-        RecordBatch::try_new(Arc::new(deltalake::arrow::datatypes::Schema::new(fields)), arrays)
-            .expect("the builders follow the table's schema")
+        RecordBatch::try_new(self.schema.clone(), arrays).expect("the builders follow the table's schema")
     }
 }
 

@@ -1,0 +1,140 @@
+//! Helpers shared by the jobs crate's integration tests: a work directory with its own amali.toml, the stage
+//! binaries run as processes, and the lake read back as sorted text rows.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use amali_jobs::lake::Lake;
+use deltalake::arrow::array::RecordBatch;
+use deltalake::arrow::util::display::array_value_to_string;
+use serde_json::Value;
+
+/// The sample data shipped with the crate.
+pub fn sample_data() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample-data")
+}
+
+/// A work directory with an amali.toml whose `test` environment uses the given database URLs.
+pub struct Workdir {
+    pub dir: tempfile::TempDir,
+}
+
+impl Workdir {
+    /// SQLite everywhere (the local defaults).
+    pub fn sqlite() -> Self {
+        Self::with("sqlite://app.db", "sqlite://internal.db", "")
+    }
+
+    /// Given app and landing databases; `extra` is appended to the data table.
+    pub fn with(app: &str, landing: &str, extra: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let config = format!(
+            r#"[pipeline]
+name = "test"
+comment = "test"
+
+[env.test]
+region = "us-east-1"
+account = "000000000000"
+state_machine = "test"
+execution_timeout_seconds = 3600
+runner = "lambda"
+pause_function = "pause"
+topics = {{ success = "ok", failure = "failed" }}
+
+[env.test.data]
+app_database = "{app}"
+landing_database = "{landing}"
+internal_database = "sqlite://internal.db"
+warehouse = "sqlite://warehouse.db"
+lake = "lake"
+{extra}
+"#
+        );
+        std::fs::write(dir.path().join("amali.toml"), config).unwrap();
+        Workdir { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The command for a stage binary with this work directory's configuration.
+    pub fn stage(&self, stage: &str, run_id: &str) -> Command {
+        let exe = match stage {
+            "read_from_app_database" => env!("CARGO_BIN_EXE_read_from_app_database"),
+            "ingestion_from_rds" => env!("CARGO_BIN_EXE_ingestion_from_rds"),
+            other => panic!("no binary for {other}"),
+        };
+        let mut c = Command::new(exe);
+        c.args(["--env", "test", "--run-id", run_id, "--logical-date", "2024-03-01"])
+            .arg("--config")
+            .arg(self.path().join("amali.toml"))
+            .arg("--workdir")
+            .arg(self.path())
+            .env("AMALI_LOG", "warn");
+        c
+    }
+
+    /// Runs a stage to success and returns its summary.
+    pub fn run(&self, stage: &str, run_id: &str) -> Value {
+        let out = self.stage(stage, run_id).output().unwrap();
+        summary(stage, &out, true)
+    }
+
+    pub fn lake(&self) -> Lake {
+        Lake::new(self.path().join("lake").display().to_string())
+    }
+}
+
+/// A stage's summary from its output, checking its status.
+pub fn summary(stage: &str, out: &Output, must_succeed: bool) -> Value {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if must_succeed {
+        assert!(out.status.success(), "{stage} failed ({:?}):\n{stderr}\n{stdout}", out.status.code());
+    }
+    serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("{stage} printed no summary ({e}):\n{stdout}\n{stderr}"))
+}
+
+/// Rows written per table in a summary.
+pub fn written(summary: &Value) -> BTreeMap<String, u64> {
+    summary["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["table"].as_str().unwrap().to_string(), t["rows_written"].as_u64().unwrap()))
+        .collect()
+}
+
+/// Rows of a batch list as text, columns in `skip` left out, sorted.
+pub fn rows_text(batches: &[RecordBatch], skip: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    for b in batches {
+        let schema = b.schema();
+        let keep: Vec<usize> =
+            (0..b.num_columns()).filter(|i| !skip.contains(&schema.field(*i).name().as_str())).collect();
+        for row in 0..b.num_rows() {
+            let cells: Vec<String> =
+                keep.iter().map(|i| array_value_to_string(b.column(*i), row).unwrap_or_default()).collect();
+            out.push(cells.join("|"));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Every bronze table as sorted text rows (ingestion times left out, since they differ between runs).
+pub async fn bronze(lake: &Lake) -> BTreeMap<String, Vec<String>> {
+    let mut out = BTreeMap::new();
+    for t in amali_jobs::schema::TABLES {
+        if let Some(table) = lake.open("bronze", t.name).await.unwrap() {
+            let batches = amali_jobs::lake::read_all(&table).await.unwrap();
+            out.insert(t.name.to_string(), rows_text(&batches, &["_ingested_at", "_ingest_date", "_extracted_at"]));
+        }
+    }
+    out
+}

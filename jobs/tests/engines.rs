@@ -1,0 +1,199 @@
+//! The connectors against the real MariaDB and PostgreSQL on this machine (bash .ci/test starts them) and SQLite:
+//! every type of the app schema survives a write and a read, and the first two stages give the same bronze tables
+//! whichever engines hold the app and landing databases.
+
+mod common;
+
+use amali_jobs::db::value::{Scalar, format_timestamp, parse_date, parse_timestamp, scalar_at};
+use amali_jobs::db::{Cmp, Database, Filter, Stmt, batches_of};
+use amali_jobs::schema::{Column, Shape, Type};
+use common::{Workdir, bronze, sample_data};
+
+const MARIADB: &str = "mysql://root@127.0.0.1:3306";
+const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// A fresh MariaDB database or PostgreSQL schema for one test, and its URL.
+async fn scratch(engine: &str, name: &str) -> String {
+    let name = format!("amali_t_{name}_{}", std::process::id());
+    match engine {
+        "mysql" => {
+            let admin = Database::open(&format!("{MARIADB}/mysql"), std::path::Path::new("."), None).unwrap();
+            admin
+                .execute(&[
+                    Stmt::new(format!("DROP DATABASE IF EXISTS {name}"), vec![]),
+                    Stmt::new(format!("CREATE DATABASE {name} CHARACTER SET utf8mb4"), vec![]),
+                ])
+                .await
+                .expect("MariaDB on 127.0.0.1:3306 (bash .ci/test starts it)");
+            format!("{MARIADB}/{name}")
+        }
+        "postgres" => {
+            let admin = Database::open(POSTGRES, std::path::Path::new("."), None).unwrap();
+            admin
+                .execute(&[
+                    Stmt::new(format!("DROP SCHEMA IF EXISTS {name} CASCADE"), vec![]),
+                    Stmt::new(format!("CREATE SCHEMA {name}"), vec![]),
+                ])
+                .await
+                .expect("PostgreSQL on 127.0.0.1:5432 (bash .ci/test starts it)");
+            format!("{POSTGRES}?options=-c%20search_path%3D{name}")
+        }
+        _ => unreachable!(),
+    }
+}
+
+const fn col(name: &'static str, ty: Type) -> Column {
+    Column { name, ty, nullable: true, default: None, auto_increment: false }
+}
+
+static EVERY_TYPE: &[Column] = &[
+    Column { name: "id", ty: Type::BigInt, nullable: false, default: None, auto_increment: false },
+    col("small", Type::Int),
+    col("flag", Type::Bool),
+    col("bit", Type::Bit),
+    col("money", Type::Decimal(10, 2)),
+    col("big_money", Type::Decimal(18, 4)),
+    col("ratio", Type::Double),
+    col("name", Type::Varchar(64)),
+    col("body", Type::Text),
+    col("status", Type::Enum(&["PENDING", "DELIVERED"])),
+    col("day", Type::Date),
+    col("at", Type::DateTime),
+    col("stamp", Type::Timestamp),
+];
+
+fn every_type_rows() -> Vec<Vec<Option<Scalar>>> {
+    let ts = |t: &str| Some(Scalar::Micros(parse_timestamp(t).unwrap()));
+    vec![
+        vec![
+            Some(Scalar::Int(1)),
+            Some(Scalar::Int(-2_147_483_648)),
+            Some(Scalar::Bool(true)),
+            Some(Scalar::Bool(true)),
+            Some(Scalar::Decimal(-5)),
+            Some(Scalar::Decimal(12_345_678_901_234)),
+            Some(Scalar::Float(0.1)),
+            Some(Scalar::Str("Zoë 🚀 O'Brien".into())),
+            Some(Scalar::Str("tab\there\nnew line \\ backslash \\N not null".into())),
+            Some(Scalar::Str("DELIVERED".into())),
+            Some(Scalar::Date(parse_date("1969-07-20").unwrap())),
+            ts("2024-02-29 23:59:59.999999"),
+            ts("1999-12-31 00:00:00.000001"),
+        ],
+        vec![
+            Some(Scalar::Int(2)),
+            Some(Scalar::Int(2_147_483_647)),
+            Some(Scalar::Bool(false)),
+            Some(Scalar::Bool(false)),
+            Some(Scalar::Decimal(99_999_999)),
+            Some(Scalar::Decimal(0)),
+            Some(Scalar::Float(-1.5e300)),
+            Some(Scalar::Str(String::new())),
+            Some(Scalar::Str("x".repeat(60_000))),
+            Some(Scalar::Str("PENDING".into())),
+            Some(Scalar::Date(parse_date("2038-01-20").unwrap())),
+            ts("1970-01-01 00:00:00"),
+            ts("2038-01-19 03:14:07"),
+        ],
+        std::iter::once(Some(Scalar::Int(3))).chain(std::iter::repeat_n(None, EVERY_TYPE.len() - 1)).collect(),
+    ]
+}
+
+async fn round_trip(url: &str) {
+    let db = Database::open(url, std::path::Path::new("/tmp"), None).unwrap();
+    let shape = Shape { name: "every_type", columns: EVERY_TYPE.to_vec(), primary_key: vec!["id"] };
+    db.create_table(&shape, "every_type").await.unwrap();
+    let rows = every_type_rows();
+    let mut builder = amali_jobs::db::value::RowsBuilder::new(EVERY_TYPE);
+    for r in &rows {
+        builder.push(r).unwrap();
+    }
+    let n = db.write(Some((&shape, "every_type")), &[], batches_of(vec![builder.finish()]), &[]).await.unwrap();
+    assert_eq!(n, 3, "{url}: rows loaded");
+    let mut back = db.read(&shape, "every_type", None, 2);
+    let mut got: Vec<Vec<Option<Scalar>>> = Vec::new();
+    while let Some(batch) = back.recv().await {
+        let batch = batch.unwrap();
+        for row in 0..batch.num_rows() {
+            got.push(
+                EVERY_TYPE.iter().enumerate().map(|(i, c)| scalar_at(batch.column(i).as_ref(), row, c.ty)).collect(),
+            );
+        }
+    }
+    got.sort_by_key(|r| match r[0] {
+        Some(Scalar::Int(i)) => i,
+        _ => 0,
+    });
+    for (want, have) in rows.iter().zip(&got) {
+        for ((c, w), h) in EVERY_TYPE.iter().zip(want).zip(have) {
+            assert_eq!(w, h, "{url}: column {} ({:?})", c.name, c.ty);
+        }
+    }
+    assert_eq!(got.len(), 3);
+    // A filter on a timestamp reads only the rows at or after it.
+    let filter = Filter {
+        column: "at",
+        cmp: Cmp::AtLeast,
+        value: format_timestamp(parse_timestamp("2000-01-01").unwrap()),
+        or_null: true,
+    };
+    let mut some = db.read(&shape, "every_type", Some(filter), 10);
+    let mut n = 0;
+    while let Some(b) = some.recv().await {
+        n += b.unwrap().num_rows();
+    }
+    assert_eq!(n, 2, "{url}: the 2024 row and the NULL row");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_type_round_trips_through_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    round_trip(&format!("sqlite://{}", dir.path().join("t.db").display())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_type_round_trips_through_mariadb() {
+    round_trip(&scratch("mysql", "types").await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_type_round_trips_through_postgres() {
+    round_trip(&scratch("postgres", "types").await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_row_rolls_back_the_whole_load() {
+    let url = scratch("mysql", "rollback").await;
+    let db = Database::open(&url, std::path::Path::new("."), None).unwrap();
+    let shape = Shape { name: "every_type", columns: EVERY_TYPE.to_vec(), primary_key: vec!["id"] };
+    db.create_table(&shape, "every_type").await.unwrap();
+    let mut builder = amali_jobs::db::value::RowsBuilder::new(EVERY_TYPE);
+    let rows = every_type_rows();
+    builder.push(&rows[0]).unwrap();
+    builder.push(&rows[0]).unwrap(); // the same key twice
+    let err = db.write(Some((&shape, "every_type")), &[], batches_of(vec![builder.finish()]), &[]).await.unwrap_err();
+    assert!(err.to_string().contains("every_type"), "{err}");
+    let count = db.query(&Stmt::new("SELECT count(*) FROM every_type", vec![])).await.unwrap();
+    assert_eq!(count[0][0].as_deref(), Some("0"), "nothing of a failed load stays");
+}
+
+/// Seeds `app`, runs both stages with `landing`, returns the bronze tables.
+async fn pipeline(app: &str, landing: &str) -> std::collections::BTreeMap<String, Vec<String>> {
+    let w = Workdir::with(app, landing, "");
+    let db = Database::open(app, w.path(), None).unwrap();
+    amali_jobs::fixtures::seed(&sample_data(), &db).await.unwrap();
+    w.run("read_from_app_database", "run-1");
+    w.run("ingestion_from_rds", "run-1");
+    bronze(&w.lake()).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bronze_is_the_same_whichever_engines_hold_the_data() {
+    let sqlite = pipeline("sqlite://app.db", "sqlite://internal.db").await;
+    let mysql_to_pg = pipeline(&scratch("mysql", "app1").await, &scratch("postgres", "landing1").await).await;
+    let pg_to_mysql = pipeline(&scratch("postgres", "app2").await, &scratch("mysql", "landing2").await).await;
+    for (table, rows) in &sqlite {
+        assert_eq!(&mysql_to_pg[table], rows, "{table}: MariaDB -> PostgreSQL");
+        assert_eq!(&pg_to_mysql[table], rows, "{table}: PostgreSQL -> MariaDB");
+    }
+}
