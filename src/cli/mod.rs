@@ -8,6 +8,7 @@ mod diff;
 mod exec;
 mod graph;
 mod render;
+mod run;
 mod seed;
 mod tools;
 mod validate;
@@ -152,6 +153,35 @@ pub enum Command {
     ///   amali datagen --target mysql://root@127.0.0.1:3306/app --changes 1
     #[command(verbatim_doc_comment)]
     Datagen(datagen::DatagenArgs),
+    /// Run the whole pipeline on this machine: the state machine through amali's interpreter, every
+    /// stage as a process, SQLite databases and a Delta lake in the work directory (.amali/).
+    ///
+    /// The app database is seeded from the sample data on first use. Progress is shown per stage;
+    /// the run is kept in .amali/runs/RUN_ID/ (definition, input, history, outcome, stage calls and
+    /// logs) and notifications go to .amali/notifications.jsonl. Exit 0 when the run succeeded.
+    ///
+    /// Examples:
+    ///   amali run --local
+    ///   amali run --local --logical-date 2024-03-01 --name backfill-0301
+    ///   amali run --local --fail-stage write_to_rds_rs      (see the failure path)
+    #[command(verbatim_doc_comment)]
+    Run(run::RunArgs),
+    /// Run one stage again with the arguments it had in a run (default: the latest run).
+    ///
+    /// Stages are idempotent per run id: rerunning one writes nothing twice.
+    ///
+    /// Examples:
+    ///   amali rerun ingestion_from_rds --local
+    ///   amali rerun silver_transformation --local --run local-20240301T020000Z
+    #[command(verbatim_doc_comment)]
+    Rerun(run::RerunArgs),
+    /// Resume a failed run from the stage that failed, as AWS's RedriveExecution does: same
+    /// definition, input and run id; the stages that succeeded are not run again.
+    ///
+    /// Example:
+    ///   amali redrive --local local-20240301T020000Z
+    #[command(verbatim_doc_comment)]
+    Redrive(run::RedriveArgs),
 }
 
 /// Runs a parsed command line.
@@ -164,5 +194,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Exec(args) => exec::run(args),
         Command::Seed(args) => seed::run(&cli.global, args),
         Command::Datagen(args) => datagen::run(&cli.global, args),
+        Command::Run(args) => run::run(&cli.global, args),
+        Command::Rerun(args) => run::rerun(&cli.global, args),
+        Command::Redrive(args) => run::redrive(&cli.global, args),
     }
 }

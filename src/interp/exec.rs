@@ -76,7 +76,12 @@ pub struct Options {
     /// State transitions after which the execution fails (AWS stops an execution at 25,000 history events;
     /// locally the bound only guards against a definition that loops forever).
     pub max_transitions: u64,
+    /// Called with every history event as it happens (live progress); events are recorded when it is set.
+    pub observer: Option<Observer>,
 }
+
+/// A callback receiving history events as they happen.
+pub type Observer = Arc<dyn Fn(&Value) + Send + Sync>;
 
 impl Default for Options {
     fn default() -> Self {
@@ -89,6 +94,7 @@ impl Default for Options {
             account: "123456789012".into(),
             history: false,
             max_transitions: 10_000_000,
+            observer: None,
         }
     }
 }
@@ -238,7 +244,7 @@ pub fn backoff(retrier: &Retrier, attempt: u32) -> Duration {
 
 impl<'m> Engine<'m> {
     fn event(&self, kind: &str, details: Option<(&str, Value)>) {
-        if !self.options.history {
+        if !self.options.history && self.options.observer.is_none() {
             return;
         }
         let mut history = self.history.lock().unwrap_or_else(|e| e.into_inner());
@@ -246,6 +252,9 @@ impl<'m> Engine<'m> {
         let mut e = json!({"timestamp": clock::format(self.options.clock.now()), "type": kind, "id": id, "previousEventId": id - 1});
         if let Some((key, value)) = details {
             e[key] = value;
+        }
+        if let Some(observe) = &self.options.observer {
+            observe(&e);
         }
         history.push(e);
     }

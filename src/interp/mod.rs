@@ -12,6 +12,7 @@ pub mod handlers;
 pub mod intrinsics;
 pub mod jsonata;
 pub mod jsonpath;
+pub mod process;
 pub mod step;
 pub mod template;
 

@@ -1,0 +1,109 @@
+//! `amali run --local`, `amali rerun` and `amali redrive` with the real stage binaries (built by
+//! `cargo test --workspace`), in a temporary work directory seeded from the sample data.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+/// `amali ARGS --workdir WORKDIR`.
+fn amali(workdir: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::cargo_bin("amali").unwrap();
+    let exe = cmd.get_program().to_owned();
+    let stage = Path::new(&exe).with_file_name("read_from_app_database");
+    assert!(
+        stage.is_file(),
+        "the stage binaries are not built next to amali ({}): run the tests with `cargo test --workspace`",
+        stage.display()
+    );
+    cmd.current_dir(common::root()).env_remove("AMALI_CONFIG").env("AMALI_LOG", "warn");
+    cmd.args(args).arg("--workdir").arg(workdir);
+    cmd
+}
+
+fn lines(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_failed_run_notifies_then_rerun_and_redrive_resume_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = dir.path();
+    let sample = common::root().join("jobs/sample-data").display().to_string();
+    let out =
+        amali(w, &["run", "--local", "--name", "r1", "--fail-stage", "ingestion_from_rds", "--sample-data", &sample])
+            .output()
+            .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "a failed run exits 1:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("run r1: FAILED"), "{stdout}");
+    assert!(stdout.contains("amali redrive --local r1"), "{stdout}");
+
+    // The failure notice names the stage and the command that reruns it.
+    let notices = lines(&w.join("notifications.jsonl"));
+    let notice: Value = serde_json::from_str(notices.last().unwrap()["Message"].as_str().unwrap()).unwrap();
+    assert_eq!(notice["status"], "FAILED");
+    assert_eq!(notice["failed_stage"], "ingestion_from_rds");
+    assert!(notice["rerun"].as_str().unwrap().starts_with("amali rerun ingestion_from_rds"), "{notice}");
+
+    // The run is kept: what ran, with which arguments, and how it ended.
+    let run = w.join("runs/r1");
+    for file in ["definition.asl.json", "input.json", "history.json", "outcome.json", "tasks.jsonl"] {
+        assert!(run.join(file).is_file(), "{file} is kept");
+    }
+    let history: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(run.join("history.json")).unwrap()).unwrap();
+    assert_eq!(history.first().unwrap()["type"], "ExecutionStarted");
+    assert_eq!(history.last().unwrap()["type"], "ExecutionFailed");
+    let calls = lines(&run.join("tasks.jsonl"));
+    assert_eq!(calls[0]["stage"], "read_from_app_database");
+    assert_eq!(calls[0]["parameters"]["Payload"]["run_id"], "r1", "the run id is the execution's name");
+    assert!(calls[0]["result"]["Payload"]["tables"].as_array().unwrap().len() > 30);
+    assert_eq!(calls[1]["error"], "Amali.InternalError");
+
+    // Rerun the failed stage with the arguments it had.
+    let out = amali(w, &["rerun", "ingestion_from_rds", "--local", "--run", "r1"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["status"], "SUCCEEDED");
+    assert_eq!(summary["run_id"], "r1");
+    assert!(w.join("lake/bronze/users/_delta_log").is_dir(), "bronze written under the work directory");
+
+    // Redrive: what succeeded is replayed, not run again.
+    let out = amali(w, &["redrive", "--local", "r1"]).output().unwrap();
+    let calls = lines(&run.join("tasks.jsonl"));
+    let redriven: Vec<&Value> = calls.iter().skip(3).collect();
+    assert_eq!(redriven[0]["stage"], "read_from_app_database", "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(redriven[0]["replayed"], true);
+    assert_eq!(redriven[1]["stage"], "ingestion_from_rds");
+    assert_eq!(redriven[1]["replayed"], true, "the rerun's success counts");
+    assert!(run.join("history.redrive-1.json").is_file());
+}
+
+#[test]
+fn rerun_says_what_to_do_when_a_stage_never_ran() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = dir.path();
+    let sample = common::root().join("jobs/sample-data").display().to_string();
+    amali(w, &["run", "--local", "--name", "r2", "--fail-stage", "read_from_app_database", "--sample-data", &sample])
+        .assert()
+        .code(1);
+    let out = amali(w, &["rerun", "ingestion_from_rds", "--local", "--run", "r2"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("amali redrive --local r2"));
+}
+
+#[test]
+fn run_refuses_an_environment_that_lives_on_aws_without_local() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = amali(dir.path(), &["run", "--env", "prod"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("s3://"), "{}", String::from_utf8_lossy(&out.stderr));
+}
