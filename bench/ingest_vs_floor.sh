@@ -18,7 +18,7 @@ SCALE="${SCALE:-1}"
 TABLE="${TABLE:-order_items}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/amali-target}"
 PROFILE=bench
-BIN="$CARGO_TARGET_DIR/$PROFILE"
+BIN="$CARGO_TARGET_DIR/release"   # the bench profile builds into release/
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 

@@ -80,9 +80,94 @@ pub struct Config {
     pub pipeline: PipelineConfig,
     /// Environments by name (`local`, `dev`, `prod`, ...).
     pub env: BTreeMap<String, EnvConfig>,
+    /// Data-quality rules of the silver tables, by source table (`[[quality.TABLE]]`).
+    #[serde(default)]
+    pub quality: BTreeMap<String, Vec<QualityRule>>,
     /// Where the configuration came from, for messages.
     #[serde(skip)]
     pub origin: String,
+}
+
+/// What happens to rows that break a data-quality rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QualityAction {
+    /// Counted and logged; the rows go on.
+    Warn,
+    /// Set aside in the quarantine table with the rule and the reason; the rest go on.
+    Quarantine,
+    /// The stage fails before writing the table.
+    Fail,
+}
+
+/// The check a rule makes.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "rule", rename_all = "snake_case")]
+pub enum QualityCheck {
+    /// These columns are never NULL.
+    NotNull {
+        /// The columns.
+        columns: Vec<String>,
+    },
+    /// No two rows share these columns' values.
+    Unique {
+        /// The columns.
+        columns: Vec<String>,
+    },
+    /// The column holds one of these values (or NULL).
+    AcceptedValues {
+        /// The column.
+        column: String,
+        /// The allowed values.
+        values: Vec<String>,
+    },
+    /// The column's value exists in another table's column (or is NULL): a foreign key.
+    Relationships {
+        /// The column.
+        column: String,
+        /// `table.column` it refers to.
+        to: String,
+    },
+    /// The column's value is within bounds (inclusive; NULL passes).
+    Range {
+        /// The column.
+        column: String,
+        /// Lowest allowed value.
+        min: Option<f64>,
+        /// Highest allowed value.
+        max: Option<f64>,
+    },
+    /// A SQL predicate every row satisfies (a row where it is false or NULL breaks the rule).
+    Sql {
+        /// The rule's name.
+        name: String,
+        /// The predicate, in DataFusion SQL over the table's columns.
+        predicate: String,
+    },
+}
+
+/// One `[[quality.TABLE]]` rule.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct QualityRule {
+    /// The check.
+    #[serde(flatten)]
+    pub check: QualityCheck,
+    /// What to do with rows that break it.
+    pub action: QualityAction,
+}
+
+impl QualityRule {
+    /// A stable id: `table.rule.column` (or the SQL rule's name).
+    pub fn id(&self, table: &str) -> String {
+        match &self.check {
+            QualityCheck::NotNull { columns } => format!("{table}.not_null.{}", columns.join("+")),
+            QualityCheck::Unique { columns } => format!("{table}.unique.{}", columns.join("+")),
+            QualityCheck::AcceptedValues { column, .. } => format!("{table}.accepted_values.{column}"),
+            QualityCheck::Relationships { column, .. } => format!("{table}.relationships.{column}"),
+            QualityCheck::Range { column, .. } => format!("{table}.range.{column}"),
+            QualityCheck::Sql { name, .. } => format!("{table}.sql.{name}"),
+        }
+    }
 }
 
 /// The `[pipeline]` table.

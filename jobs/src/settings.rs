@@ -56,6 +56,8 @@ pub struct Settings {
     pub tables: Vec<String>,
     /// Rows per batch.
     pub batch_rows: usize,
+    /// Data-quality rules by table (`[[quality.TABLE]]`).
+    pub quality: std::collections::BTreeMap<String, Vec<amali::config::QualityRule>>,
 }
 
 impl Settings {
@@ -101,6 +103,7 @@ impl Settings {
             logical_date,
             tables: args.tables.clone(),
             batch_rows: args.batch_rows,
+            quality: config.quality.clone(),
         })
     }
 

@@ -12,8 +12,9 @@ pub fn running_in_aws() -> bool {
         .any(|v| std::env::var_os(v).is_some())
 }
 
-/// The default filter: amali's own events at `info`, libraries' (delta-rs, the drivers) only when they warn.
-pub const DEFAULT_FILTER: &str = "warn,amali_jobs=info";
+/// The default filter: amali's own events at `info`, libraries' (delta-rs, the drivers) only when they warn
+/// (delta-rs's merge warns about a metric it derives on every merge: only its errors are shown).
+pub const DEFAULT_FILTER: &str = "warn,amali_jobs=info,deltalake_core::operations::merge=error";
 
 /// Installs the subscriber once; `AMALI_LOG` (or `RUST_LOG`) filters, default [`DEFAULT_FILTER`].
 pub fn init() {

@@ -4,6 +4,7 @@
 pub mod extract;
 pub mod ingest;
 pub mod landing;
+pub mod silver;
 
 use crate::error::StageError;
 use crate::summary::TableSummary;

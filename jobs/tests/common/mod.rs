@@ -66,6 +66,7 @@ lake = "lake"
         let exe = match stage {
             "read_from_app_database" => env!("CARGO_BIN_EXE_read_from_app_database"),
             "ingestion_from_rds" => env!("CARGO_BIN_EXE_ingestion_from_rds"),
+            "silver_transformation" => env!("CARGO_BIN_EXE_silver_transformation"),
             other => panic!("no binary for {other}"),
         };
         let mut c = Command::new(exe);
@@ -125,6 +126,14 @@ pub fn rows_text(batches: &[RecordBatch], skip: &[&str]) -> Vec<String> {
     }
     out.sort();
     out
+}
+
+/// A lake table as sorted text rows, `skip` columns left out (empty when the table does not exist).
+pub async fn table_rows(lake: &Lake, layer: &str, table: &str, skip: &[&str]) -> Vec<String> {
+    match lake.open(layer, table).await.unwrap() {
+        Some(t) => rows_text(&amali_jobs::lake::read_all(&t).await.unwrap(), skip),
+        None => Vec::new(),
+    }
 }
 
 /// Every bronze table as sorted text rows (ingestion times left out, since they differ between runs).

@@ -1,0 +1,542 @@
+//! `silver_transformation`, part one: bronze -> the conformed silver tables, one per source table
+//! (`<lake>/silver/<table>`), holding each row's current version, checked against the data-quality rules.
+//!
+//! Per table, incrementally: the bronze rows ingested since the last run (the silver table's Delta transaction
+//! `amali/silver/<table>` holds the newest `_ingested_at` it has merged) are reduced to the latest version per
+//! primary key (by `updated_at`, then ingestion time), conformed (strings trimmed, emails lower-cased), checked,
+//! and MERGEd (upsert on the primary key). Rows that break a `quarantine` rule go to `<lake>/silver/_quarantine`
+//! with the rule and the reason; a `fail` rule fails the table before anything is written; `warn` only counts.
+//! Every table reports `rows_in == rows_out + rows_quarantined`, and the stage checks it.
+//! Tables are processed parents first, so a `relationships` rule sees the parent's current rows of this run.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Instant;
+
+use amali::config::{QualityAction, QualityCheck, QualityRule};
+use deltalake::DeltaTable;
+use deltalake::arrow::array::{
+    Array, ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+};
+use deltalake::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use deltalake::arrow::util::display::array_value_to_string;
+use deltalake::datafusion::datasource::MemTable;
+use deltalake::datafusion::prelude::SessionContext;
+use deltalake::kernel::Transaction;
+use deltalake::kernel::transaction::CommitProperties;
+
+use super::Outcome;
+use super::ingest::BRONZE;
+use super::landing::selected_tables;
+use crate::error::{Result, StageError};
+use crate::lake::{self, Lake, from_delta};
+use crate::schema::{Table, Type, quote};
+use crate::settings::Settings;
+use crate::summary::{Layer, TableSummary};
+
+/// The silver layer's directory.
+pub const SILVER: &str = "silver";
+/// The quarantine table's name (under `silver/`).
+pub const QUARANTINE: &str = "_quarantine";
+
+fn q(name: &str) -> String {
+    quote(crate::schema::Engine::Postgres, name)
+}
+
+fn df_err(context: &str) -> impl Fn(deltalake::datafusion::error::DataFusionError) -> StageError + '_ {
+    move |e| StageError::internal(format!("{context}: {e}"))
+}
+
+/// The Delta application id of a silver table's merges.
+pub fn app_id(table: &str) -> String {
+    format!("amali/silver/{table}")
+}
+
+/// The quarantine table's schema.
+pub fn quarantine_schema() -> Schema {
+    Schema::new(vec![
+        Field::new("table_name", DataType::Utf8, false),
+        Field::new("rule_id", DataType::Utf8, false),
+        Field::new("reason", DataType::Utf8, false),
+        Field::new("row_key", DataType::Utf8, false),
+        Field::new("row", DataType::Utf8, false),
+        Field::new("run_id", DataType::Utf8, false),
+        Field::new("quarantined_at", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false),
+    ])
+}
+
+/// Tables in an order where every `relationships` parent comes before its children.
+pub fn ordered(tables: Vec<&'static Table>, rules: &BTreeMap<String, Vec<QualityRule>>) -> Vec<&'static Table> {
+    let parents = |t: &str| -> BTreeSet<String> {
+        rules
+            .get(t)
+            .into_iter()
+            .flatten()
+            .filter_map(|r| match &r.check {
+                QualityCheck::Relationships { to, .. } => to.split_once('.').map(|(p, _)| p.to_string()),
+                _ => None,
+            })
+            .filter(|p| p != t)
+            .collect()
+    };
+    let mut done: Vec<&'static Table> = Vec::new();
+    let mut left = tables;
+    while !left.is_empty() {
+        let before = left.len();
+        let names: BTreeSet<String> = left.iter().map(|t| t.name.to_string()).collect();
+        let (ready, wait): (Vec<_>, Vec<_>) =
+            left.into_iter().partition(|t| parents(t.name).iter().all(|p| !names.contains(p) || p == t.name));
+        done.extend(ready);
+        left = wait;
+        if left.len() == before {
+            // A cycle: keep the rest in name order (their relationship checks see the parents' previous state).
+            done.append(&mut left);
+        }
+    }
+    done
+}
+
+/// The violation expression of a rule (true = the row breaks it), over `incoming` aliased `s`, with the joins
+/// it needs.
+fn violation(rule: &QualityRule, index: usize, table: &Table) -> Result<(String, Option<String>, String)> {
+    let col = |c: &str| -> Result<String> {
+        table.column(c).map(|_| format!("s.{}", q(c))).ok_or_else(|| {
+            StageError::config(format!("a quality rule of {} names {c}, which the table does not have", table.name))
+        })
+    };
+    Ok(match &rule.check {
+        QualityCheck::NotNull { columns } => {
+            let parts: Result<Vec<String>> = columns.iter().map(|c| Ok(format!("{} IS NULL", col(c)?))).collect();
+            (parts?.join(" OR "), None, format!("NULL in {}", columns.join(", ")))
+        }
+        QualityCheck::AcceptedValues { column, values } => {
+            let list = values.iter().map(|v| format!("'{}'", v.replace('\'', "''"))).collect::<Vec<_>>().join(", ");
+            (
+                format!("{0} IS NOT NULL AND {0} NOT IN ({list})", col(column)?),
+                None,
+                format!("{column} not in [{}]", values.join(", ")),
+            )
+        }
+        QualityCheck::Range { column, min, max } => {
+            let c = col(column)?;
+            let mut parts = Vec::new();
+            if let Some(m) = min {
+                parts.push(format!("{c} < {m}"));
+            }
+            if let Some(m) = max {
+                parts.push(format!("{c} > {m}"));
+            }
+            if parts.is_empty() {
+                return Err(StageError::config(format!(
+                    "range rule on {}.{column} has neither min nor max",
+                    table.name
+                )));
+            }
+            let bounds = format!(
+                "[{}, {}]",
+                min.map_or("-inf".into(), |m| m.to_string()),
+                max.map_or("inf".into(), |m| m.to_string())
+            );
+            (format!("({})", parts.join(" OR ")), None, format!("{column} outside {bounds}"))
+        }
+        QualityCheck::Sql { name, predicate } => {
+            (format!("(({predicate}) IS NOT TRUE)"), None, format!("{name}: {predicate} does not hold"))
+        }
+        QualityCheck::Relationships { column, to } => {
+            let (parent, key) = to.split_once('.').ok_or_else(|| {
+                StageError::config(format!(
+                    "relationships rule on {}.{column}: `to` is TABLE.COLUMN, not {to:?}",
+                    table.name
+                ))
+            })?;
+            let alias = format!("p{index}");
+            let join = format!(
+                "LEFT JOIN (SELECT DISTINCT {key} AS k FROM {parent_view}) {alias} ON {c} = {alias}.k",
+                key = q(key),
+                parent_view = q(&format!("silver_{parent}")),
+                c = col(column)?
+            );
+            (
+                format!("({c} IS NOT NULL AND {alias}.k IS NULL)", c = col(column)?),
+                Some(join),
+                format!("{column} has no {to}"),
+            )
+        }
+        QualityCheck::Unique { columns } => {
+            let alias = format!("u{index}");
+            let cols: Result<Vec<String>> = columns.iter().map(|c| col(c)).collect();
+            let cols = cols?;
+            let plain = columns.iter().map(|c| q(c)).collect::<Vec<_>>().join(", ");
+            let on = columns
+                .iter()
+                .zip(&cols)
+                .map(|(c, s)| format!("{s} = {alias}.{}", q(c)))
+                .collect::<Vec<_>>()
+                .join(" AND ");
+            let join = format!(
+                "LEFT JOIN (SELECT {plain} FROM {all} GROUP BY {plain} HAVING count(*) > 1) {alias} ON {on}",
+                all = q("all_rows"),
+            );
+            let first = q(&columns[0]);
+            (format!("({alias}.{first} IS NOT NULL)"), Some(join), format!("{} not unique", columns.join(", ")))
+        }
+    })
+}
+
+/// Runs the stage.
+pub async fn run(settings: &Settings) -> Outcome {
+    let tables = match selected_tables(settings) {
+        Ok(t) => t,
+        Err(e) => return Outcome::failed(e),
+    };
+    let lake = Lake::new(settings.lake_root());
+    let ctx = SessionContext::new();
+    let now = chrono::Utc::now().timestamp_micros();
+    let mut outcome = Outcome::default();
+    for table in ordered(tables, &settings.quality) {
+        let mut summary = TableSummary::new(table.name, Layer::Silver);
+        let clock = Instant::now();
+        let rules = settings.quality.get(table.name).cloned().unwrap_or_default();
+        let result = conform(settings, &ctx, &lake, table, &rules, now, &mut summary).await;
+        summary.seconds = clock.elapsed().as_secs_f64();
+        if result.is_ok() {
+            tracing::info!(
+                table = table.name,
+                rows_in = summary.rows_read,
+                rows_out = summary.rows_written,
+                quarantined = summary.rows_quarantined,
+                seconds = format!("{:.2}", summary.seconds),
+                "silver"
+            );
+        }
+        outcome.record(summary, result);
+    }
+    outcome
+}
+
+async fn register(ctx: &SessionContext, name: &str, table: &DeltaTable) -> Result<()> {
+    let _ = ctx.deregister_table(name);
+    let provider = table.table_provider().await.map_err(df_err("scan"))?;
+    ctx.register_table(name, provider).map_err(df_err("register"))?;
+    Ok(())
+}
+
+async fn conform(
+    settings: &Settings,
+    ctx: &SessionContext,
+    lake: &Lake,
+    table: &'static Table,
+    rules: &[QualityRule],
+    now: i64,
+    summary: &mut TableSummary,
+) -> Result<()> {
+    let name = table.name;
+    let Some(bronze) = lake.open(BRONZE, name).await? else {
+        summary.note = Some("no bronze table yet".into());
+        return Ok(());
+    };
+    let existing = lake.open(SILVER, name).await?;
+    let last = match &existing {
+        Some(t) => lake::txn_version(t, &app_id(name)).await?,
+        None => None,
+    };
+    // Schema drift: a column bronze lost or retyped fails the table before anything is written.
+    let bronze_schema = bronze.snapshot().map_err(|e| from_delta("snapshot", e))?.schema();
+    if let Some(silver) = &existing {
+        let silver_schema = silver.snapshot().map_err(|e| from_delta("snapshot", e))?.schema();
+        for field in silver_schema.fields().filter(|f| !f.name().starts_with('_')) {
+            match bronze_schema.field(field.name()) {
+                None => {
+                    return Err(StageError::data(format!(
+                        "schema drift: bronze {name} no longer has column {}; silver keeps it, so nothing was written",
+                        field.name()
+                    )));
+                }
+                Some(b) if b.data_type() != field.data_type() => {
+                    return Err(StageError::data(format!(
+                        "schema drift: bronze {name}.{} is now {:?}, silver has {:?}; nothing was written",
+                        field.name(),
+                        b.data_type(),
+                        field.data_type()
+                    )));
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    register(ctx, "bronze_t", &bronze).await?;
+    let columns: Vec<&crate::schema::Column> =
+        table.columns.iter().filter(|c| bronze_schema.field(c.name).is_some()).collect();
+    let select: Vec<String> = columns
+        .iter()
+        .map(|c| match c.ty {
+            Type::Varchar(_) | Type::Text if c.name.contains("email") => format!("lower(trim({0})) AS {0}", q(c.name)),
+            Type::Varchar(_) | Type::Text | Type::Enum(_) => format!("trim({0}) AS {0}", q(c.name)),
+            _ => q(c.name),
+        })
+        .collect();
+    let pk = table.primary_key.iter().map(|k| q(k)).collect::<Vec<_>>().join(", ");
+    let order = if table.column("updated_at").is_some() { "updated_at DESC NULLS LAST, " } else { "" };
+    let since = match last {
+        Some(micros) => {
+            let day = crate::db::value::format_date(micros.div_euclid(86_400_000_000) as i32);
+            format!("WHERE _ingest_date >= DATE '{day}' AND CAST(_ingested_at AS BIGINT) > {micros}")
+        }
+        None => String::new(),
+    };
+    let incoming_sql = format!(
+        "SELECT {}, _ingested_at FROM (SELECT *, row_number() OVER (PARTITION BY {pk} ORDER BY {order}_ingested_at DESC, _extracted_at DESC) AS _rn FROM bronze_t {since}) WHERE _rn = 1",
+        select.join(", ")
+    );
+    let incoming: Vec<RecordBatch> =
+        ctx.sql(&incoming_sql).await.map_err(df_err("read bronze"))?.collect().await.map_err(df_err("read bronze"))?;
+    let rows_in: usize = incoming.iter().map(|b| b.num_rows()).sum();
+    summary.rows_read = rows_in as u64;
+    if rows_in == 0 {
+        summary.note = Some("no new bronze rows".into());
+        summary.delta_version = existing.as_ref().and_then(|t| t.version()).map(|v| v as i64);
+        if existing.is_none() {
+            // The table exists from the first run on, empty if its source is.
+            let schema = silver_schema(&bronze_schema_arrow(table, &columns));
+            let t = lake.open_or_create(SILVER, name, &schema, &[]).await?;
+            summary.delta_version = t.version().map(|v| v as i64);
+        }
+        return Ok(());
+    }
+    let newest: i64 = {
+        let df = ctx
+            .sql(&format!("SELECT CAST(max(_ingested_at) AS BIGINT) FROM ({incoming_sql})"))
+            .await
+            .map_err(df_err("max"))?;
+        let b = df.collect().await.map_err(df_err("max"))?;
+        b.first()
+            .and_then(|b| b.column(0).as_any().downcast_ref::<Int64Array>().map(|a| a.value(0)))
+            .ok_or_else(|| StageError::internal("no newest ingestion time"))?
+    };
+    let mem = MemTable::try_new(incoming[0].schema(), vec![incoming.clone()]).map_err(df_err("incoming"))?;
+    let _ = ctx.deregister_table("incoming");
+    ctx.register_table("incoming", Arc::new(mem)).map_err(df_err("incoming"))?;
+    // `all_rows`: the table's rows after this merge would apply (for unique rules).
+    let all_rows = match &existing {
+        Some(t) => {
+            register(ctx, "silver_existing", t).await?;
+            format!(
+                "SELECT {cols} FROM silver_existing e WHERE NOT EXISTS (SELECT 1 FROM incoming i WHERE {on}) UNION ALL SELECT {cols} FROM incoming",
+                cols = columns.iter().map(|c| q(c.name)).collect::<Vec<_>>().join(", "),
+                on = table.primary_key.iter().map(|k| format!("i.{0} = e.{0}", q(k))).collect::<Vec<_>>().join(" AND ")
+            )
+        }
+        None => format!("SELECT {} FROM incoming", columns.iter().map(|c| q(c.name)).collect::<Vec<_>>().join(", ")),
+    };
+    let _ = ctx.deregister_table("all_rows");
+    let all_df = ctx.sql(&all_rows).await.map_err(df_err("all rows"))?;
+    ctx.register_table("all_rows", all_df.into_view()).map_err(df_err("all rows"))?;
+    // Parents' current rows for relationships rules.
+    for rule in rules {
+        if let QualityCheck::Relationships { to, .. } = &rule.check
+            && let Some((parent, _)) = to.split_once('.')
+        {
+            let view = format!("silver_{parent}");
+            match lake.open(SILVER, parent).await? {
+                Some(t) => register(ctx, &view, &t).await?,
+                None => {
+                    return Err(StageError::config(format!(
+                        "{}: its parent {parent} has no silver table; add {parent} to the tables this stage runs",
+                        rule.id(name)
+                    )));
+                }
+            }
+        }
+    }
+    let mut flags = Vec::new();
+    let mut joins = Vec::new();
+    let mut reasons = Vec::new();
+    for (i, rule) in rules.iter().enumerate() {
+        let (expr, join, reason) = violation(rule, i, table)?;
+        flags.push(format!("COALESCE({expr}, false) AS _v{i}"));
+        joins.extend(join);
+        reasons.push(reason);
+    }
+    let checked_sql = format!(
+        "SELECT s.*{}{} FROM incoming s {}",
+        if flags.is_empty() { "" } else { ", " },
+        flags.join(", "),
+        joins.join(" ")
+    );
+    let checked: Vec<RecordBatch> = ctx
+        .sql(&checked_sql)
+        .await
+        .map_err(df_err("check quality"))?
+        .collect()
+        .await
+        .map_err(df_err("check quality"))?;
+    let checked_rows: usize = checked.iter().map(|b| b.num_rows()).sum();
+    if checked_rows != rows_in {
+        return Err(StageError::internal(format!(
+            "{name}: the quality checks saw {checked_rows} rows of {rows_in} (a rule's join multiplied or dropped rows)"
+        )));
+    }
+    // Sort the rows out: quarantined (any quarantine rule), the rest go on; fail rules stop the table.
+    let data_columns = incoming[0].num_columns();
+    let mut keep_batches = Vec::new();
+    let mut quarantine_rows: Vec<(String, String, String, String)> = Vec::new();
+    let mut quarantined = 0u64;
+    let mut warnings: BTreeMap<String, u64> = BTreeMap::new();
+    let mut failures: BTreeMap<String, u64> = BTreeMap::new();
+    let pk_index: Vec<usize> = table.primary_key.iter().filter_map(|k| incoming[0].schema().index_of(k).ok()).collect();
+    for batch in &checked {
+        let mut keep = vec![true; batch.num_rows()];
+        for (i, rule) in rules.iter().enumerate() {
+            let v = batch
+                .column(data_columns + i)
+                .as_any()
+                .downcast_ref::<BooleanArray>()
+                .ok_or_else(|| StageError::internal(format!("the flag of {} is not a boolean", rule.id(name))))?;
+            for (row, k) in keep.iter_mut().enumerate() {
+                if !v.value(row) {
+                    continue;
+                }
+                let id = rule.id(name);
+                match rule.action {
+                    QualityAction::Warn => *warnings.entry(id).or_default() += 1,
+                    QualityAction::Fail => *failures.entry(id).or_default() += 1,
+                    QualityAction::Quarantine => {
+                        let key = pk_index
+                            .iter()
+                            .map(|c| array_value_to_string(batch.column(*c), row).unwrap_or_default())
+                            .collect::<Vec<_>>()
+                            .join("|");
+                        quarantine_rows.push((id, reasons[i].clone(), key, row_json(batch, row, data_columns)));
+                        *k = false;
+                    }
+                }
+            }
+        }
+        quarantined += keep.iter().filter(|k| !**k).count() as u64;
+        let mask = BooleanArray::from(keep);
+        let data =
+            batch.project(&(0..data_columns).collect::<Vec<_>>()).map_err(|e| StageError::internal(e.to_string()))?;
+        keep_batches.push(
+            deltalake::arrow::compute::filter_record_batch(&data, &mask)
+                .map_err(|e| StageError::internal(e.to_string()))?,
+        );
+    }
+    if !failures.is_empty() {
+        let list = failures.iter().map(|(r, n)| format!("{r} ({n} rows)")).collect::<Vec<_>>().join(", ");
+        return Err(StageError::data(format!("{name} breaks fail rules: {list}; nothing was written")));
+    }
+    if !warnings.is_empty() {
+        let list = warnings.iter().map(|(r, n)| format!("{r}: {n}")).collect::<Vec<_>>().join(", ");
+        tracing::warn!(table = name, rules = %list, "quality warnings");
+        summary.note = Some(format!("warnings: {list}"));
+    }
+    let rows_out: u64 = keep_batches.iter().map(|b| b.num_rows() as u64).sum();
+    if rows_out + quarantined != rows_in as u64 {
+        return Err(StageError::internal(format!(
+            "{name}: {rows_in} rows in, {rows_out} out, {quarantined} quarantined: the counts do not reconcile"
+        )));
+    }
+
+    // Quarantine first (exactly once per newest ingestion time), then the merge that records it.
+    if !quarantine_rows.is_empty() {
+        let mut qt = lake.open_or_create(SILVER, QUARANTINE, &quarantine_schema(), &[]).await?;
+        let app = format!("amali/quarantine/{name}");
+        if lake::txn_version(&qt, &app).await?.is_none_or(|v| v < newest) {
+            let n = quarantine_rows.len();
+            let batch = RecordBatch::try_new(
+                Arc::new(quarantine_schema()),
+                vec![
+                    Arc::new(StringArray::from(vec![name; n])) as ArrayRef,
+                    Arc::new(StringArray::from(quarantine_rows.iter().map(|r| r.0.as_str()).collect::<Vec<_>>())),
+                    Arc::new(StringArray::from(quarantine_rows.iter().map(|r| r.1.as_str()).collect::<Vec<_>>())),
+                    Arc::new(StringArray::from(quarantine_rows.iter().map(|r| r.2.as_str()).collect::<Vec<_>>())),
+                    Arc::new(StringArray::from(quarantine_rows.iter().map(|r| r.3.as_str()).collect::<Vec<_>>())),
+                    Arc::new(StringArray::from(vec![settings.run_id.as_str(); n])),
+                    Arc::new(TimestampMicrosecondArray::from(vec![now; n]).with_timezone("UTC")),
+                ],
+            )
+            .map_err(|e| StageError::internal(e.to_string()))?;
+            lake::append(&mut qt, futures::stream::iter([Ok(batch)]), &app, newest, &settings.run_id).await?;
+        }
+    }
+    summary.rows_quarantined = quarantined;
+
+    let schema = keep_batches[0].schema();
+    let properties = CommitProperties::default()
+        .with_application_transaction(Transaction::new(app_id(name), newest))
+        .with_metadata([
+            (lake::META_APP_ID.to_string(), serde_json::json!(app_id(name))),
+            (lake::META_TXN_VERSION.to_string(), serde_json::json!(newest)),
+            (lake::META_RUN_ID.to_string(), serde_json::json!(settings.run_id)),
+        ]);
+    let target = lake.open_or_create(SILVER, name, &silver_schema(&schema), &[]).await?;
+    let source = ctx.read_batches(keep_batches).map_err(df_err("merge source"))?;
+    let source = source
+        .with_column("_silver_run_id", deltalake::datafusion::prelude::lit(settings.run_id.as_str()))
+        .map_err(df_err("merge source"))?;
+    let on = table.primary_key.iter().map(|k| format!("t.{0} = s.{0}", q(k))).collect::<Vec<_>>().join(" AND ");
+    let all: Vec<String> =
+        schema.fields().iter().map(|f| f.name().clone()).chain(["_silver_run_id".to_string()]).collect();
+    let (table_after, metrics) = target
+        .merge(source, on.as_str())
+        .with_source_alias("s")
+        .with_target_alias("t")
+        .with_commit_properties(properties)
+        .when_matched_update(|u| {
+            let mut u = u.predicate("s._ingested_at >= t._ingested_at");
+            for c in &all {
+                u = u.update(c.as_str(), format!("s.{}", q(c)).as_str());
+            }
+            u
+        })
+        .and_then(|m| {
+            m.when_not_matched_insert(|i| {
+                let mut i = i;
+                for c in &all {
+                    i = i.set(c.as_str(), format!("s.{}", q(c)).as_str());
+                }
+                i
+            })
+        })
+        .map_err(|e| from_delta("merge", e))?
+        .await
+        .map_err(|e| from_delta(&format!("merge into silver {name}"), e))?;
+    summary.rows_written = rows_out;
+    summary.delta_version = table_after.version().map(|v| v as i64);
+    tracing::debug!(
+        table = name,
+        inserted = metrics.num_target_rows_inserted,
+        updated = metrics.num_target_rows_updated,
+        "merged"
+    );
+    Ok(())
+}
+
+/// The silver schema: the conformed columns, `_ingested_at`, and the silver run.
+fn silver_schema(incoming: &Schema) -> Schema {
+    let mut fields: Vec<Field> = incoming.fields().iter().map(|f| f.as_ref().clone().with_nullable(true)).collect();
+    fields.push(Field::new("_silver_run_id", DataType::Utf8, true));
+    Schema::new(fields)
+}
+
+fn bronze_schema_arrow(_table: &Table, columns: &[&crate::schema::Column]) -> Schema {
+    let mut fields: Vec<Field> = columns.iter().map(|c| c.field().with_nullable(true)).collect();
+    fields.push(Field::new("_ingested_at", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), true));
+    Schema::new(fields)
+}
+
+/// One row as a JSON object of its values' text (for the quarantine table).
+fn row_json(batch: &RecordBatch, row: usize, columns: usize) -> String {
+    let schema = batch.schema();
+    let mut map = serde_json::Map::new();
+    for i in 0..columns {
+        let a = batch.column(i);
+        let v = if a.is_null(row) {
+            serde_json::Value::Null
+        } else {
+            serde_json::Value::String(array_value_to_string(a, row).unwrap_or_default())
+        };
+        map.insert(schema.field(i).name().clone(), v);
+    }
+    serde_json::Value::Object(map).to_string()
+}

@@ -1,0 +1,187 @@
+//! `silver_transformation`: bronze merged into current-state silver tables, with the data-quality rules of the
+//! configuration applied (one failing case per rule kind), the reconciliation invariant, reruns, updates.
+
+mod common;
+
+use amali_jobs::db::sqlite::Sqlite;
+use amali_jobs::schema;
+use common::{Workdir, sample_data, table_rows};
+use serde_json::Value;
+
+fn tables(summary: &Value) -> Vec<Value> {
+    summary["tables"].as_array().unwrap().clone()
+}
+
+fn reconciles(summary: &Value) {
+    for t in tables(summary) {
+        assert_eq!(
+            t["rows_read"].as_u64().unwrap(),
+            t["rows_written"].as_u64().unwrap() + t["rows_quarantined"].as_u64().unwrap(),
+            "rows in = rows out + quarantined: {t}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sample_data_reaches_silver_reconciled_and_reruns_change_nothing() {
+    let w = Workdir::sqlite();
+    amali_jobs::fixtures::seed_sqlite(&sample_data(), &w.path().join("app.db")).unwrap();
+    w.run("read_from_app_database", "r1");
+    w.run("ingestion_from_rds", "r1");
+    let silver = w.run("silver_transformation", "r1");
+    reconciles(&silver);
+    let lake = w.lake();
+    for t in tables(&silver) {
+        let name = t["table"].as_str().unwrap();
+        let rows = table_rows(&lake, "silver", name, &[]).await;
+        assert_eq!(rows.len() as u64, t["rows_written"].as_u64().unwrap(), "{name}: silver rows");
+    }
+    let before = table_rows(&lake, "silver", "users", &[]).await;
+    let again = w.run("silver_transformation", "r2");
+    assert!(tables(&again).iter().all(|t| t["rows_written"] == 0), "a rerun writes nothing: {again}");
+    assert_eq!(table_rows(&lake, "silver", "users", &[]).await, before);
+}
+
+/// A work directory whose app database holds only `users` and `orders`, with the given rows, and `rules`.
+fn crafted(rules: &str, users: &[&str], orders: &[&str]) -> Workdir {
+    let w = Workdir::with(
+        "sqlite://app.db",
+        "sqlite://internal.db",
+        &format!("\n[env.test.data.extract]\ntables = [\"users\", \"orders\"]\n\n{rules}"),
+    );
+    let mut db = Sqlite::open(&w.path().join("app.db")).unwrap();
+    for t in ["users", "orders"] {
+        db.create_table(schema::table(t).unwrap(), t).unwrap();
+    }
+    let conn = db.connection();
+    for u in users {
+        conn.execute(
+            &format!(
+                "INSERT INTO users (id, email, phone_number, gender, password, full_name, role, created_at, updated_at) VALUES ({u})"
+            ),
+            [],
+        )
+        .unwrap();
+    }
+    for o in orders {
+        conn.execute(&format!("INSERT INTO orders (id, user_id, order_date, total_amount, status) VALUES ({o})"), [])
+            .unwrap();
+    }
+    w
+}
+
+const USERS: &[&str] = &[
+    "1, ' Ama@Example.com ', '+233', 'F', 'x', 'Ama', 'CUSTOMER', '2024-01-01 00:00:00', '2024-01-02 00:00:00'",
+    "2, 'kofi@example.com', NULL, 'M', 'x', 'Kofi', 'CUSTOMER', '2024-01-01 00:00:00', '2024-01-02 00:00:00'",
+    "3, 'ama@example.com', '+234', 'unknown', 'x', 'Ama Two', 'VENDOR', '2024-01-01 00:00:00', '2023-12-01 00:00:00'",
+    "4, 'yaw@example.com', '+235', 'M', 'x', 'Yaw', 'CUSTOMER', '2024-01-01 00:00:00', '2024-01-02 00:00:00'",
+];
+const ORDERS: &[&str] = &[
+    "10, 4, '2024-02-01 00:00:00', 20.5, 'DELIVERED'",
+    "11, 99, '2024-02-01 00:00:00', 5, 'PENDING'",
+    "12, 2, '2024-02-02 00:00:00', -3, 'REJECTED'",
+];
+
+const RULES: &str = r#"
+[[quality.users]]
+rule = "not_null"
+columns = ["phone_number"]
+action = "quarantine"
+
+[[quality.users]]
+rule = "unique"
+columns = ["email"]
+action = "quarantine"
+
+[[quality.users]]
+rule = "accepted_values"
+column = "gender"
+values = ["F", "M"]
+action = "quarantine"
+
+[[quality.users]]
+rule = "sql"
+name = "updated_after_created"
+predicate = "updated_at >= created_at"
+action = "warn"
+
+[[quality.orders]]
+rule = "relationships"
+column = "user_id"
+to = "users.id"
+action = "quarantine"
+
+[[quality.orders]]
+rule = "range"
+column = "total_amount"
+min = 0
+action = "quarantine"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_rule_kind_quarantines_the_rows_that_break_it() {
+    let w = crafted(RULES, USERS, ORDERS);
+    w.run("read_from_app_database", "r1");
+    w.run("ingestion_from_rds", "r1");
+    let silver = w.run("silver_transformation", "r1");
+    reconciles(&silver);
+    let lake = w.lake();
+    let quarantine = table_rows(&lake, "silver", "_quarantine", &["quarantined_at", "row", "reason"]).await;
+    let has = |rule: &str, key: &str| quarantine.iter().any(|r| r.contains(&format!("|{rule}|{key}|")));
+    // users: 2 has no phone; 1 and 3 share an email once conformed (trimmed, lower-cased); 3's gender is unknown.
+    assert!(has("users.not_null.phone_number", "2"), "{quarantine:#?}");
+    assert!(has("users.unique.email", "1") && has("users.unique.email", "3"), "{quarantine:#?}");
+    assert!(has("users.accepted_values.gender", "3"), "{quarantine:#?}");
+    // orders: 11's user does not exist; 12's amount is negative (and its user 2 was quarantined, so it has no user in
+    // silver either: relationships are checked against silver's rows).
+    assert!(has("orders.relationships.user_id", "11"), "{quarantine:#?}");
+    assert!(has("orders.range.total_amount", "12"), "{quarantine:#?}");
+    assert!(!quarantine.iter().any(|r| r.contains("|10|")), "order 10 is clean");
+    let users = table_rows(&lake, "silver", "users", &["_ingested_at", "_silver_run_id"]).await;
+    assert_eq!(users.len(), 1, "only user 4 broke no quarantine rule: {users:?}");
+    let orders = table_rows(&lake, "silver", "orders", &["_ingested_at", "_silver_run_id"]).await;
+    assert_eq!(orders.len(), 1);
+    // The warn rule counts (user 3 was updated before it was created) without setting the row aside.
+    let users_summary = tables(&silver).into_iter().find(|t| t["table"] == "users").unwrap();
+    assert!(users_summary["note"].as_str().unwrap_or_default().contains("users.sql.updated_after_created: 1"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fail_rule_fails_the_table_before_anything_is_written() {
+    let rules = r#"
+[[quality.orders]]
+rule = "range"
+column = "total_amount"
+min = 0
+action = "fail"
+"#;
+    let w = crafted(rules, USERS, ORDERS);
+    w.run("read_from_app_database", "r1");
+    w.run("ingestion_from_rds", "r1");
+    let out = w.stage("silver_transformation", "r1").output().unwrap();
+    assert_eq!(out.status.code(), Some(65), "a data failure exits 65");
+    let summary = common::summary("silver_transformation", &out, false);
+    assert_eq!(summary["error"], "Amali.DataError");
+    assert!(summary["cause"].as_str().unwrap().contains("orders.range.total_amount"), "{summary}");
+    assert!(w.lake().open("silver", "orders").await.unwrap().is_none(), "nothing written for orders");
+    assert_eq!(table_rows(&w.lake(), "silver", "users", &[]).await.len(), 4, "the other table went on");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_replaces_the_row_and_nothing_multiplies() {
+    let w = crafted("", USERS, ORDERS);
+    w.run("read_from_app_database", "r1");
+    w.run("ingestion_from_rds", "r1");
+    w.run("silver_transformation", "r1");
+    let conn = rusqlite::Connection::open(w.path().join("app.db")).unwrap();
+    conn.execute("UPDATE users SET full_name = 'Kofi Mensah', updated_at = '2024-03-01 00:00:00' WHERE id = 2", [])
+        .unwrap();
+    w.run("read_from_app_database", "r2");
+    w.run("ingestion_from_rds", "r2");
+    let silver = w.run("silver_transformation", "r2");
+    reconciles(&silver);
+    let users = table_rows(&w.lake(), "silver", "users", &["_ingested_at", "_silver_run_id"]).await;
+    assert_eq!(users.len(), 4, "{users:#?}");
+    assert!(users.iter().any(|r| r.starts_with("2|") && r.contains("Kofi Mensah")), "{users:#?}");
+    assert!(!users.iter().any(|r| r.contains("|Kofi|")), "the old version is gone: {users:#?}");
+}
