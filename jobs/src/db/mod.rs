@@ -230,6 +230,16 @@ impl Database {
         }
     }
 
+    /// A `?` placeholder for an integer where the engine cannot infer the type (PostgreSQL types an untyped
+    /// parameter as text, MySQL casts to SIGNED).
+    pub fn int_placeholder(&self) -> &'static str {
+        match self.engine() {
+            Engine::MySql => "CAST(? AS SIGNED)",
+            Engine::Postgres => "CAST(? AS BIGINT)",
+            Engine::Sqlite => "?",
+        }
+    }
+
     /// `name` quoted for this engine.
     pub fn quote(&self, name: &str) -> String {
         quote(self.engine(), name)
@@ -332,6 +342,49 @@ impl Database {
                 postgres::write(url, self.password.as_ref(), into.as_ref(), before, batches, after).await
             }
         }
+    }
+}
+
+/// Rows collected into batches of a fixed size, each sent down a channel as it fills: what the async readers share.
+pub struct BatchFeed<'a> {
+    builder: value::RowsBuilder,
+    batch_rows: usize,
+    tx: &'a BatchSender,
+    total: u64,
+}
+
+impl<'a> BatchFeed<'a> {
+    /// A feed of `shape`'s rows into `tx`, `batch_rows` at a time.
+    pub fn new(shape: &Shape, batch_rows: usize, tx: &'a BatchSender) -> Self {
+        BatchFeed { builder: value::RowsBuilder::new(&shape.columns), batch_rows, tx, total: 0 }
+    }
+
+    /// Rows taken so far (the next row's number is this plus one).
+    pub fn rows(&self) -> u64 {
+        self.total
+    }
+
+    /// Adds a row; sends the batch when it is full.
+    pub async fn push(&mut self, values: &[Option<value::Scalar>]) -> Result<()> {
+        self.builder.push(values).map_err(StageError::internal)?;
+        self.total += 1;
+        if self.builder.len() >= self.batch_rows {
+            self.send().await?;
+        }
+        Ok(())
+    }
+
+    async fn send(&mut self) -> Result<()> {
+        let batch = self.builder.finish();
+        self.tx.send(Ok(batch)).await.map_err(|_| StageError::internal("the batch reader was dropped"))
+    }
+
+    /// Sends what is left; returns the rows taken.
+    pub async fn finish(mut self) -> Result<u64> {
+        if !self.builder.is_empty() {
+            self.send().await?;
+        }
+        Ok(self.total)
     }
 }
 

@@ -12,8 +12,8 @@ use futures::StreamExt;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, OptsBuilder, Params, Row, Value};
 
-use super::value::{RowsBuilder, Scalar, format_date, format_decimal, format_timestamp, scalar_at};
-use super::{BatchSender, Batches, Filter, Param, Stmt};
+use super::value::{Scalar, format_date, format_decimal, format_timestamp, scalar_at};
+use super::{BatchFeed, BatchSender, Batches, Filter, Param, Stmt};
 use crate::error::{Result, StageError, from_database};
 use crate::schema::{Engine, Shape, Type, quote};
 use crate::secret::Secret;
@@ -115,27 +115,20 @@ pub async fn read(
     let sql = select_sql(shape, from, filter);
     let mut stream =
         conn.exec_stream::<Row, _, _>(sql, ()).await.map_err(|e| from_database(&format!("read {from}"), e))?;
-    let mut builder = RowsBuilder::new(&shape.columns);
-    let mut total = 0u64;
+    let mut feed = BatchFeed::new(shape, batch_rows, tx);
     let mut values = Vec::with_capacity(shape.columns.len());
     while let Some(row) = stream.next().await {
         let row = row.map_err(|e| from_database(&format!("read {from}"), e))?;
         values.clear();
         for (v, c) in row.unwrap().into_iter().zip(&shape.columns) {
             values.push(
-                scalar(v, c.ty).map_err(|e| StageError::data(format!("{from}.{} (row {}): {e}", c.name, total + 1)))?,
+                scalar(v, c.ty)
+                    .map_err(|e| StageError::data(format!("{from}.{} (row {}): {e}", c.name, feed.rows() + 1)))?,
             );
         }
-        builder.push(&values).map_err(StageError::internal)?;
-        total += 1;
-        if builder.len() >= batch_rows {
-            tx.send(Ok(builder.finish())).await.map_err(|_| StageError::internal("the batch reader was dropped"))?;
-        }
+        feed.push(&values).await?;
     }
-    if !builder.is_empty() {
-        tx.send(Ok(builder.finish())).await.map_err(|_| StageError::internal("the batch reader was dropped"))?;
-    }
-    Ok(total)
+    feed.finish().await
 }
 
 /// Appends a value to a `LOAD DATA` line, escaped (`\N` is NULL; backslash, tab, newline are escaped).

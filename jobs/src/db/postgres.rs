@@ -11,8 +11,8 @@ use tokio_postgres::binary_copy::{BinaryCopyInWriter, BinaryCopyOutStream};
 use tokio_postgres::types::{FromSql, IsNull, ToSql, Type as PgType, to_sql_checked};
 use tokio_postgres::{Client, NoTls};
 
-use super::value::{RowsBuilder, Scalar, format_timestamp, scalar_at};
-use super::{BatchSender, Batches, Filter, Param, Stmt};
+use super::value::{Scalar, format_timestamp, scalar_at};
+use super::{BatchFeed, BatchSender, Batches, Filter, Param, Stmt};
 use crate::error::{Result, StageError, from_database};
 use crate::schema::{Engine, Shape, Type, quote};
 use crate::secret::Secret;
@@ -265,8 +265,7 @@ pub async fn read(
     let stream = client.copy_out(&sql).await.map_err(|e| from_database(&format!("read {from}"), error_text(&e)))?;
     let rows = BinaryCopyOutStream::new(stream, &types);
     pin_mut!(rows);
-    let mut builder = RowsBuilder::new(&shape.columns);
-    let mut total = 0u64;
+    let mut feed = BatchFeed::new(shape, batch_rows, tx);
     let mut values = Vec::with_capacity(shape.columns.len());
     while let Some(row) = rows.next().await {
         let row = row.map_err(|e| from_database(&format!("read {from}"), error_text(&e)))?;
@@ -279,20 +278,13 @@ pub async fn read(
                 None => None,
                 Some(Raw(bytes)) => Some(
                     decode(bytes, c.ty)
-                        .map_err(|e| StageError::data(format!("{from}.{} (row {}): {e}", c.name, total + 1)))?,
+                        .map_err(|e| StageError::data(format!("{from}.{} (row {}): {e}", c.name, feed.rows() + 1)))?,
                 ),
             });
         }
-        builder.push(&values).map_err(StageError::internal)?;
-        total += 1;
-        if builder.len() >= batch_rows {
-            tx.send(Ok(builder.finish())).await.map_err(|_| StageError::internal("the batch reader was dropped"))?;
-        }
+        feed.push(&values).await?;
     }
-    if !builder.is_empty() {
-        tx.send(Ok(builder.finish())).await.map_err(|_| StageError::internal("the batch reader was dropped"))?;
-    }
-    Ok(total)
+    feed.finish().await
 }
 
 async fn run(client: &tokio_postgres::Transaction<'_>, statements: &[Stmt]) -> Result<()> {

@@ -208,11 +208,7 @@ async fn copy_table(
         Mode::Full => ("full", None),
         Mode::Incremental { column, .. } => ("incremental", Some(*column)),
     };
-    let int = match target.engine() {
-        Engine::MySql => "CAST(? AS SIGNED)",
-        Engine::Postgres => "CAST(? AS BIGINT)",
-        Engine::Sqlite => "?",
-    };
+    let int = target.int_placeholder();
     let high_sql = match &mode {
         Mode::Incremental { column, timestamp } => format!(
             "(SELECT {} FROM {} WHERE {} = {int})",

@@ -145,11 +145,7 @@ async fn ingest_table(
     let app = app_id(name);
     let landing = landing_shape(settings, table);
     let upto = Filter { column: EXTRACT_SEQ.name, cmp: Cmp::AtMost, value: last_seq.to_string(), or_null: false };
-    let int = match db.engine() {
-        crate::schema::Engine::MySql => "CAST(? AS SIGNED)",
-        crate::schema::Engine::Postgres => "CAST(? AS BIGINT)",
-        crate::schema::Engine::Sqlite => "?",
-    };
+    let int = db.int_placeholder();
     let landed_rows = || async {
         let n = scalar(
             db,
