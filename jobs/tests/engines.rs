@@ -197,3 +197,32 @@ async fn bronze_is_the_same_whichever_engines_hold_the_data() {
         assert_eq!(&pg_to_mysql[table], rows, "{table}: PostgreSQL -> MariaDB");
     }
 }
+
+#[test]
+fn a_dead_database_is_a_transient_failure_that_names_it() {
+    let w = Workdir::with("mysql://etl@127.0.0.1:1/app", "sqlite://internal.db", "");
+    let out = w.stage("read_from_app_database", "r1").output().unwrap();
+    assert_eq!(out.status.code(), Some(75), "EX_TEMPFAIL: the state machine retries it");
+    let summary = common::summary("read_from_app_database", &out, false);
+    assert_eq!(summary["status"], "FAILED");
+    assert_eq!(summary["error"], "Amali.TransientError");
+    assert!(summary["cause"].as_str().unwrap().contains("127.0.0.1:1"), "{summary}");
+}
+
+#[test]
+fn a_password_in_a_url_or_a_missing_secret_is_a_configuration_error() {
+    let w = Workdir::with("mysql://etl:hunter2@127.0.0.1:3306/app", "sqlite://internal.db", "");
+    let out = w.stage("read_from_app_database", "r1").output().unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(!text.contains("hunter2"), "the password is never printed: {text}");
+    let w = Workdir::with(
+        "mysql://etl@127.0.0.1:3306/app",
+        "sqlite://internal.db",
+        "passwords = { app_database = \"env:AMALI_TEST_UNSET_PASSWORD\" }",
+    );
+    let out = w.stage("read_from_app_database", "r1").env_remove("AMALI_TEST_UNSET_PASSWORD").output().unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    let summary = common::summary("read_from_app_database", &out, false);
+    assert!(summary["cause"].as_str().unwrap().contains("export AMALI_TEST_UNSET_PASSWORD"), "{summary}");
+}
