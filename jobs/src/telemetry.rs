@@ -13,8 +13,9 @@ pub fn running_in_aws() -> bool {
 }
 
 /// The default filter: amali's own events at `info`, libraries' (delta-rs, the drivers) only when they warn
-/// (delta-rs's merge warns about a metric it derives on every merge: only its errors are shown).
-pub const DEFAULT_FILTER: &str = "warn,amali_jobs=info,deltalake_core::operations::merge=error";
+/// (delta-rs's merge warns about a metric it derives on every merge: only its errors are shown; delta-kernel logs an
+/// error for every table that does not exist yet, which amali handles: its errors arrive as results instead).
+pub const DEFAULT_FILTER: &str = "warn,amali_jobs=info,deltalake_core::operations::merge=error,delta_kernel=off";
 
 /// Installs the subscriber once; `AMALI_LOG` (or `RUST_LOG`) filters, default [`DEFAULT_FILTER`].
 pub fn init() {

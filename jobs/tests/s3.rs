@@ -1,0 +1,80 @@
+//! The lake on S3: moto_server (the AWS API emulator on this machine) stands in for S3, conditional puts included,
+//! and the first two stages write bronze there exactly as they do to a directory.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use amali_jobs::lake::Lake;
+use common::{Workdir, sample_data, written};
+
+struct Moto(Child, u16);
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn http(port: u16, request: &str) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+fn moto() -> Moto {
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new("moto_server")
+        .args(["-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("moto_server (pip install 'moto[server]') is needed for the S3 tests");
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(started.elapsed() < Duration::from_secs(30), "moto_server did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let created = http(port, "PUT /lake HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    assert!(created.starts_with("HTTP/1.1 200"), "create the bucket: {created}");
+    Moto(child, port)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bronze_on_s3_is_written_once_with_conditional_puts() {
+    let s3 = moto();
+    let endpoint = format!("http://127.0.0.1:{}", s3.1);
+    // SAFETY: this test binary has one test; nothing else reads the environment concurrently.
+    for (k, v) in [
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ALLOW_HTTP", "true"),
+    ] {
+        unsafe { std::env::set_var(k, v) };
+    }
+    let w = Workdir::with("sqlite://app.db", "sqlite://internal.db", "");
+    let config = std::fs::read_to_string(w.path().join("amali.toml"))
+        .unwrap()
+        .replace("lake = \"lake\"", "lake = \"s3://lake/delta\"");
+    std::fs::write(w.path().join("amali.toml"), config).unwrap();
+    let report = amali_jobs::fixtures::seed_sqlite(&sample_data(), &w.path().join("app.db")).unwrap();
+    let loaded: u64 = report.files.iter().filter(|f| f.table == "users").map(|f| f.loaded).sum();
+    w.run("read_from_app_database", "r1");
+    let ingested = written(&w.run("ingestion_from_rds", "r1"));
+    assert_eq!(ingested["users"], loaded);
+    let again = written(&w.run("ingestion_from_rds", "r1"));
+    assert!(again.values().all(|n| *n == 0));
+    let lake = Lake::new("s3://lake/delta");
+    let users = lake.open("bronze", "users").await.unwrap().expect("bronze users on S3");
+    let rows = amali_jobs::lake::read_all(&users).await.unwrap();
+    assert_eq!(rows.iter().map(|b| b.num_rows() as u64).sum::<u64>(), loaded);
+    assert!(!w.path().join("lake").exists(), "nothing went to a local directory");
+}
