@@ -158,6 +158,7 @@ async fn ingest_table(
         Ok::<i64, StageError>(n.and_then(|n| n.parse().ok()).unwrap_or(0))
     };
 
+    let mut ingested_rows = None;
     let version = match lake::txn_version(&bronze, &app).await? {
         Some(have) if have >= last_seq => {
             // Killed after the commit last time: the rows are in bronze already.
@@ -188,6 +189,7 @@ async fn ingest_table(
             let (version, rows) = lake::append(&mut bronze, batches, &app, last_seq, &run_id).await?;
             summary.rows_read = rows;
             summary.rows_written = rows;
+            ingested_rows = Some(rows as i64);
             version
         }
     };
@@ -196,7 +198,10 @@ async fn ingest_table(
     // The audit row, exactly once per (table, last_seq) too.
     let mut audit = lake.open_or_create("audit", "ingestion", &audit_schema(), &[]).await?;
     if lake::txn_version(&audit, &app).await?.is_none_or(|have| have < last_seq) {
-        let rows = landed_rows().await?;
+        let rows = match ingested_rows {
+            Some(n) => n,
+            None => landed_rows().await?,
+        };
         let batch = RecordBatch::try_new(
             Arc::new(audit_schema()),
             vec![
@@ -213,12 +218,30 @@ async fn ingest_table(
         lake::append(&mut audit, futures::stream::iter([Ok(batch)]), &app, last_seq, &settings.run_id).await?;
     }
 
-    // Only now, with bronze and the audit durable, are the landing rows released.
-    db.execute(&[
+    // Only now, with bronze and the audit durable, are the landing rows released. When the landing table holds
+    // nothing newer than what was ingested (the usual case) it is truncated, which is much cheaper than deleting
+    // millions of rows; a crash between the truncate and the ledger update is safe, since the rerun finds the
+    // transaction in bronze and only marks the ledger.
+    // Landing rows newer than `last_seq` exist only if the ledger has a newer extraction (rows and ledger row
+    // commit together); stages of one environment never run concurrently, so nothing is in flight.
+    let newer = scalar(
+        db,
+        Stmt::new(
+            format!("SELECT count(*) FROM {LEDGER} WHERE table_name = ? AND seq > {int}"),
+            vec![name.into(), last_seq.into()],
+        ),
+    )
+    .await?;
+    let release = if newer.as_deref() == Some("0") && db.engine() != crate::schema::Engine::Sqlite {
+        Stmt::new(format!("TRUNCATE TABLE {}", db.quote(name)), vec![])
+    } else {
         Stmt::new(
             format!("DELETE FROM {} WHERE {} <= {int}", db.quote(name), db.quote(EXTRACT_SEQ.name)),
             vec![last_seq.into()],
-        ),
+        )
+    };
+    db.execute(&[
+        release,
         Stmt::new(
             format!("UPDATE {LEDGER} SET drained_at = ? WHERE table_name = ? AND seq <= {int} AND drained_at IS NULL"),
             vec![Param::Text(format_timestamp(now)), name.into(), last_seq.into()],
