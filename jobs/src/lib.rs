@@ -9,6 +9,7 @@ pub mod db;
 pub mod error;
 pub mod fixtures;
 pub mod lake;
+pub mod models;
 pub mod run;
 pub mod schema;
 pub mod secret;

@@ -2,6 +2,7 @@
 //! [`crate::run::main`].
 
 pub mod extract;
+pub mod gold;
 pub mod ingest;
 pub mod landing;
 pub mod silver;
@@ -33,6 +34,12 @@ impl Outcome {
             self.failures.push((summary.table.clone(), e));
         }
         self.tables.push(summary);
+    }
+
+    /// Adds another part's tables and failures.
+    pub fn extend(&mut self, other: Outcome) {
+        self.tables.extend(other.tables);
+        self.failures.extend(other.failures);
     }
 
     /// The stage's error: the first failure's kind, with every failed table named in the message.

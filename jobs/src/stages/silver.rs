@@ -8,6 +8,8 @@
 //! with the rule and the reason; a `fail` rule fails the table before anything is written; `warn` only counts.
 //! Every table reports `rows_in == rows_out + rows_quarantined`, and the stage checks it.
 //! Tables are processed parents first, so a `relationships` rule sees the parent's current rows of this run.
+//! Then the original's silver tables (`users_data`, `orders_data`, ...) are built from the conformed tables by the
+//! SQL models of `jobs/models/silver/` (see [`crate::models`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -190,7 +192,7 @@ pub async fn run(settings: &Settings) -> Outcome {
         Err(e) => return Outcome::failed(e),
     };
     let lake = Lake::new(settings.lake_root());
-    let ctx = SessionContext::new();
+    let ctx: SessionContext = deltalake::delta_datafusion::create_session().into();
     let now = chrono::Utc::now().timestamp_micros();
     let mut outcome = Outcome::default();
     for table in ordered(tables, &settings.quality) {
@@ -210,6 +212,23 @@ pub async fn run(settings: &Settings) -> Outcome {
             );
         }
         outcome.record(summary, result);
+    }
+    // The original's silver tables, from the conformed tables' current rows.
+    let names: Vec<&str> = crate::schema::TABLES.iter().map(|t| t.name).collect();
+    match crate::models::register_layer(&ctx, &lake, SILVER, names).await {
+        Ok(inputs) => outcome.extend(
+            crate::models::build(
+                &ctx,
+                &lake,
+                SILVER,
+                crate::models::SILVER_MODELS,
+                &inputs,
+                &settings.run_id,
+                &settings.logical_date,
+            )
+            .await,
+        ),
+        Err(e) => outcome.failures.push((String::new(), e)),
     }
     outcome
 }

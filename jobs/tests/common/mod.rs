@@ -19,6 +19,8 @@ pub fn sample_data() -> PathBuf {
 /// A work directory with an amali.toml whose `test` environment uses the given database URLs.
 pub struct Workdir {
     pub dir: tempfile::TempDir,
+    /// The logical date the stages get.
+    pub logical_date: String,
 }
 
 impl Workdir {
@@ -54,7 +56,7 @@ lake = "lake"
 "#
         );
         std::fs::write(dir.path().join("amali.toml"), config).unwrap();
-        Workdir { dir }
+        Workdir { dir, logical_date: "2024-03-01".into() }
     }
 
     pub fn path(&self) -> &Path {
@@ -67,10 +69,11 @@ lake = "lake"
             "read_from_app_database" => env!("CARGO_BIN_EXE_read_from_app_database"),
             "ingestion_from_rds" => env!("CARGO_BIN_EXE_ingestion_from_rds"),
             "silver_transformation" => env!("CARGO_BIN_EXE_silver_transformation"),
+            "gold_transformation" => env!("CARGO_BIN_EXE_gold_transformation"),
             other => panic!("no binary for {other}"),
         };
         let mut c = Command::new(exe);
-        c.args(["--env", "test", "--run-id", run_id, "--logical-date", "2024-03-01"])
+        c.args(["--env", "test", "--run-id", run_id, "--logical-date", &self.logical_date])
             .arg("--config")
             .arg(self.path().join("amali.toml"))
             .arg("--workdir")

@@ -1,0 +1,34 @@
+-- orders_data: one row per order item (grain: order_items.id), carrying its order and the order's shipping (the
+-- latest shipping_info row of the order, so shipments never multiply items); an order without items appears once,
+-- with empty item columns. Carts are not joined (the original joined them by user and multiplied orders).
+-- order_total_amount repeats on every item of an order: sum it once per order (see gold daily_sales_metrics).
+WITH shipping AS (
+    SELECT order_id, city, is_express, delivery_fee, delivered_at,
+           row_number() OVER (PARTITION BY order_id ORDER BY delivered_at DESC NULLS LAST, id DESC) AS rn
+    FROM shipping_info
+)
+SELECT o.id AS order_id,
+       o.order_code,
+       o.user_id,
+       o.order_date,
+       o.status AS order_status,
+       o.total_amount AS order_total_amount,
+       o.tracking_number,
+       o.dispatch_date,
+       i.id AS order_item_id,
+       i.product_id,
+       i.product_variant_id,
+       i.vendor_id AS product_vendor_id,
+       i.quantity,
+       i.unit_price,
+       i.total_price AS item_total_price,
+       s.city AS shipping_city,
+       s.is_express,
+       s.delivery_fee,
+       s.delivered_at,
+       CAST(date_part('year', o.order_date) AS INT) AS order_year,
+       CAST(date_part('month', o.order_date) AS INT) AS order_month,
+       CAST(date_part('day', o.order_date) AS INT) AS order_day
+FROM orders o
+LEFT JOIN order_items i ON i.order_id = o.id
+LEFT JOIN shipping s ON s.order_id = o.id AND s.rn = 1

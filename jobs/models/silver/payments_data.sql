@@ -1,0 +1,12 @@
+-- payments_data: one row per payment (grain: payments.id) with its year and month of payment.
+SELECT p.id AS payment_id,
+       p.order_id,
+       p.customer_id,
+       p.payment_method,
+       p.transaction_id,
+       p.amount,
+       p.status AS payment_status,
+       p.paid_at,
+       CAST(date_part('year', p.paid_at) AS INT) AS payment_year,
+       CAST(date_part('month', p.paid_at) AS INT) AS payment_month
+FROM payments p

@@ -1,0 +1,44 @@
+-- products_data: one row per product (grain: products.id). Categories come through product_category (the original
+-- joined categories on the product id): category_name is the product's first category by id, category_names all of
+-- them in alphabetical order. Variants and active reviews are aggregated before the join, so nothing multiplies.
+WITH cats AS (
+    SELECT pc.product_id,
+           array_to_string(array_sort(array_agg(c.name)), ', ') AS category_names,
+           min(c.id) AS first_category_id
+    FROM product_category pc
+    JOIN categories c ON c.id = pc.category_id
+    GROUP BY pc.product_id
+),
+variants AS (
+    SELECT product_id, count(*) AS variant_count, sum(stock_quantity) AS variant_stock
+    FROM product_variants
+    GROUP BY product_id
+),
+revs AS (
+    SELECT product_id, count(*) AS review_count, avg(CAST(rating AS DOUBLE)) AS average_rating
+    FROM reviews
+    WHERE status = 'ACTIVE'
+    GROUP BY product_id
+)
+SELECT p.id AS product_id,
+       p.name AS product_name,
+       p.sku,
+       p.price,
+       p.stock_quantity,
+       p.low_stock_threshold,
+       p.status AS product_status,
+       p.vendor_id AS product_vendor_id,
+       p.is_active,
+       p.created_at,
+       p.updated_at,
+       fc.name AS category_name,
+       cats.category_names,
+       COALESCE(variants.variant_count, 0) AS variant_count,
+       variants.variant_stock,
+       COALESCE(revs.review_count, 0) AS review_count,
+       revs.average_rating
+FROM products p
+LEFT JOIN cats ON cats.product_id = p.id
+LEFT JOIN categories fc ON fc.id = cats.first_category_id
+LEFT JOIN variants ON variants.product_id = p.id
+LEFT JOIN revs ON revs.product_id = p.id

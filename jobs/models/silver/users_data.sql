@@ -1,0 +1,27 @@
+-- users_data: one row per user (grain: users.id) with one address: the user's default address (is_default), else
+-- the most recently updated one, else none. Never one row per address. The password is not in the lake at all.
+WITH ranked_address AS (
+    SELECT user_id, city, zip_code, region, country,
+           row_number() OVER (
+               PARTITION BY user_id
+               ORDER BY CASE WHEN is_default THEN 0 ELSE 1 END, updated_at DESC NULLS LAST, id DESC
+           ) AS rn
+    FROM address
+)
+SELECT u.id AS user_id,
+       u.email AS user_email,
+       u.phone_number AS user_phone_number,
+       u.gender AS user_gender,
+       u.full_name AS user_full_name,
+       u.provider AS user_provider,
+       u.role AS user_role,
+       u.is_verified AS user_is_verified,
+       u.is_enabled AS user_is_enabled,
+       u.created_at AS user_created_at,
+       u.updated_at AS user_updated_at,
+       a.city AS address_city,
+       a.zip_code AS address_zip_code,
+       a.region AS address_region,
+       a.country AS address_country
+FROM users u
+LEFT JOIN ranked_address a ON a.user_id = u.id AND a.rn = 1

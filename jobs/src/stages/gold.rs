@@ -1,0 +1,26 @@
+//! `gold_transformation`: the gold KPI tables and the star schema, built by the SQL models of `jobs/models/gold/`
+//! over the silver tables (conformed tables and data products), each replaced in one Delta commit.
+
+use deltalake::datafusion::prelude::SessionContext;
+
+use super::Outcome;
+use super::silver::SILVER;
+use crate::lake::Lake;
+use crate::models::{self, GOLD_MODELS, SILVER_MODELS};
+use crate::settings::Settings;
+
+/// The gold layer's directory.
+pub const GOLD: &str = "gold";
+
+/// Runs the stage.
+pub async fn run(settings: &Settings) -> Outcome {
+    let lake = Lake::new(settings.lake_root());
+    let ctx: SessionContext = deltalake::delta_datafusion::create_session().into();
+    let names = crate::schema::TABLES.iter().map(|t| t.name).chain(SILVER_MODELS.iter().map(|m| m.name));
+    match models::register_layer(&ctx, &lake, SILVER, names).await {
+        Ok(inputs) => {
+            models::build(&ctx, &lake, GOLD, GOLD_MODELS, &inputs, &settings.run_id, &settings.logical_date).await
+        }
+        Err(e) => Outcome::failed(e),
+    }
+}

@@ -1,0 +1,222 @@
+//! `gold_transformation` (and the silver data products it reads): expected values on a small hand-checkable app
+//! database, the fixtures end to end, and reruns that change nothing.
+
+mod common;
+
+use amali_jobs::db::sqlite::Sqlite;
+use amali_jobs::lake::Lake;
+use amali_jobs::schema;
+use common::{Workdir, rows_text, sample_data};
+use deltalake::datafusion::prelude::SessionContext;
+
+/// Rows of `sql` over the lake table `layer/table` (registered as `t`), as text.
+async fn query(lake: &Lake, layer: &str, table: &str, sql: &str) -> Vec<String> {
+    let t = lake.open(layer, table).await.unwrap().unwrap_or_else(|| panic!("no table {layer}/{table}"));
+    let ctx = SessionContext::new();
+    ctx.register_table("t", t.table_provider().await.unwrap()).unwrap();
+    let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+    let mut rows = rows_text(&batches, &[]);
+    rows.sort();
+    rows
+}
+
+const APP: &[(&str, &str)] = &[
+    (
+        "users (id, email, gender, password, full_name, role, is_verified, created_at, updated_at)",
+        "
+        (1, 'a@x.com', 'F', 'x', 'Ama', 'CUSTOMER', 1, '2024-01-01 00:00:00', '2024-01-01 00:00:00'),
+        (2, 'b@x.com', 'M', 'x', 'Kofi', 'CUSTOMER', 0, '2024-01-01 00:00:00', '2024-01-01 00:00:00'),
+        (3, 'v@x.com', 'F', 'x', 'Esi', 'VENDOR', 1, '2024-01-01 00:00:00', '2024-01-01 00:00:00')",
+    ),
+    (
+        "address (id, user_id, city, country, is_default, updated_at)",
+        "
+        (1, 1, 'Accra', 'Ghana', 1, '2024-01-01 00:00:00'),
+        (2, 1, 'Kumasi', 'Ghana', 0, '2024-02-01 00:00:00'),
+        (3, 2, 'Lagos', 'Nigeria', 0, '2024-01-01 00:00:00')",
+    ),
+    ("categories (id, name, slug)", "(100, 'Office', 'office'), (101, 'Books', 'books')"),
+    (
+        "products (id, name, sku, price, stock_quantity, low_stock_threshold, vendor_id, status)",
+        "
+        (10, 'Pen', 'P-10', '2.50', 5, 10, 3, 'ACTIVE'),
+        (11, 'Book', 'B-11', '10.00', 50, 10, 3, 'ACTIVE')",
+    ),
+    ("product_category (product_id, category_id)", "(10, 100), (11, 101), (11, 100)"),
+    (
+        "orders (id, user_id, order_date, total_amount, status)",
+        "
+        (1000, 1, '2024-03-01 10:00:00', 15.0, 'DELIVERED'),
+        (1001, 1, '2024-03-01 12:00:00', 10.0, 'PENDING'),
+        (1002, 2, '2024-03-02 09:00:00', 5.0, 'CANCELLED'),
+        (1003, 2, '2023-12-31 00:00:00', 7.0, 'DELIVERED'),
+        (1004, 1, '2024-03-20 08:00:00', 9.0, 'DELIVERED')",
+    ),
+    (
+        "order_items (id, order_id, product_id, quantity, unit_price, total_price, vendor_id)",
+        "
+        (1, 1000, 10, 2, '2.50', '5.00', 3),
+        (2, 1000, 11, 1, '10.00', '10.00', 3),
+        (3, 1001, 11, 1, '10.00', '10.00', 3),
+        (4, 1002, 10, 2, '2.50', '5.00', 3)",
+    ),
+    (
+        "reviews (id, user_id, product_id, rating, status)",
+        "
+        (1, 1, 10, 4, 'ACTIVE'), (2, 2, 10, 2, 'ACTIVE'), (3, 1, 11, 5, 'HIDDEN')",
+    ),
+    (
+        "payments (id, order_id, payment_method, amount, status, paid_at)",
+        "
+        (1, 1000, 'Card', '15.00', 'PAID', '2024-03-01 10:05:00'),
+        (2, 1001, 'Card', '10.00', 'PENDING', '2024-03-01 12:05:00'),
+        (3, 1003, 'Mobile Money', '7.00', 'PAID', '2023-12-31 00:05:00')",
+    ),
+    (
+        "shipping_info (id, order_id, city, is_express, delivery_fee, delivered_at)",
+        "
+        (1, 1000, 'Accra', 1, '5.00', '2024-03-03 10:00:00'),
+        (2, 1003, 'Accra', 1, '3.00', '2024-01-01 00:00:00')",
+    ),
+    ("returns (id, user_id, product_id, status, request_at)", "(1, 1, 10, 'PENDING', '2024-03-05 00:00:00')"),
+    (
+        "vendor_applications (id, business_name, business_email, business_phone, password, business_certificate_url, \
+      representative_name, representative_email, representative_phone, business_account_type, status, created_at)",
+        "
+        (1, 'A', 'a@b.com', '1', 'x', 'u', 'R', 'r@b.com', '2', 'Retail', 'PENDING', '2023-05-01 00:00:00'),
+        (2, 'B', 'b@b.com', '1', 'x', 'u', 'S', 's@b.com', '2', 'Retail', 'PENDING', '2024-02-01 00:00:00')",
+    ),
+];
+
+/// The hand-checkable app database, through all four stages, on logical date 2024-03-15.
+fn pipeline() -> Workdir {
+    let mut w = Workdir::sqlite();
+    w.logical_date = "2024-03-15".into();
+    let mut db = Sqlite::open(&w.path().join("app.db")).unwrap();
+    for t in schema::TABLES {
+        db.create_table(t, t.name).unwrap();
+    }
+    for (table, values) in APP {
+        db.connection().execute(&format!("INSERT INTO {table} VALUES {values}"), []).unwrap();
+    }
+    for stage in ["read_from_app_database", "ingestion_from_rds", "silver_transformation", "gold_transformation"] {
+        w.run(stage, "r1");
+    }
+    w
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_gold_table_has_the_expected_values() {
+    let w = pipeline();
+    let lake = w.lake();
+    let gold = |table: &'static str, sql: &'static str| {
+        let lake = lake.clone();
+        async move { query(&lake, "gold", table, sql).await }
+    };
+    // GMV once per order (not per item: 40.0 would be the original's), completed = DELIVERED.
+    assert_eq!(
+        gold("daily_sales_metrics", "SELECT order_year, order_month, order_day, daily_gmv, order_count, completed_orders, average_order_value FROM t").await,
+        ["2023|12|31|7.0|1|1|7.0", "2024|3|1|25.0|2|1|12.5", "2024|3|20|9.0|1|1|9.0", "2024|3|2|5.0|1|0|5.0"]
+    );
+    assert_eq!(
+        gold("payment_method_metrics", "SELECT * FROM t").await,
+        ["Card|2024|3|25.00|2|12.5000", "Mobile Money|2023|12|7.00|1|7.0000"]
+    );
+    assert_eq!(
+        gold("monthly_revenue_metrics", "SELECT * FROM t").await,
+        ["2023|12|7.00|1|7.00", "2024|3|15.00|1|15.00"]
+    );
+    // Items of the cancelled order are not sales; reviews are the active ones; categories through product_category.
+    assert_eq!(
+        gold("product_sales_metrics", "SELECT * FROM t").await,
+        ["10|Pen|Office|2|5.00|3.0|2", "11|Book|Office|2|20.00||0"]
+    );
+    assert_eq!(gold("inventory_metrics", "SELECT * FROM t").await, ["Office|55|1|27.5"]);
+    assert_eq!(
+        gold("customer_segments", "SELECT * FROM t").await,
+        ["F|CUSTOMER|Ghana|1|1.0", "F|VENDOR||1|1.0", "M|CUSTOMER|Nigeria|1|0.0"]
+    );
+    assert_eq!(
+        gold("customer_lifetime_value", "SELECT user_id, user_full_name, user_email, address_country, total_order_amount, order_count, CAST(first_order_date AS VARCHAR), CAST(last_order_date AS VARCHAR) FROM t").await,
+        [
+            "1|Ama|a@x.com|Ghana|34.0|3|2024-03-01T10:00:00Z|2024-03-20T08:00:00Z",
+            "2|Kofi|b@x.com|Nigeria|12.0|2|2023-12-31T00:00:00Z|2024-03-02T09:00:00Z"
+        ]
+    );
+    assert_eq!(gold("vendor_application_metrics", "SELECT * FROM t").await, ["Retail|PENDING|2|2023.5"]);
+    assert_eq!(gold("vendor_sales_metrics", "SELECT * FROM t").await, ["3|4|25.00|2"]);
+    assert_eq!(gold("return_analysis_metrics", "SELECT * FROM t").await, ["PENDING|2024|3|1"]);
+    assert_eq!(gold("shipping_performance_metrics", "SELECT * FROM t").await, ["Accra|true|4.0000|2|1.5"]);
+    // Year to date relative to the logical date (2024-03-15): orders 1000 and 1001 only.
+    assert_eq!(gold("executive_dashboard_metrics", "SELECT * FROM t").await, ["2024-03-15|25.0|2|4|2|1|3.0"]);
+    assert_eq!(
+        gold("fact_order_items", "SELECT count(*), sum(quantity), min(date_key), max(date_key) FROM t").await,
+        ["4|6|20240301|20240302"]
+    );
+    assert_eq!(
+        gold("dim_date", "SELECT count(*), min(date_key), max(date_key) FROM t").await,
+        ["81|20231231|20240320"]
+    );
+    assert_eq!(gold("dim_customer", "SELECT count(*) FROM t").await, ["3"]);
+    assert_eq!(gold("dim_product", "SELECT product_key, category_name FROM t").await, ["10|Office", "11|Office"]);
+    // The silver data products: one row per user with the default address; one row per order item.
+    assert_eq!(
+        query(&lake, "silver", "users_data", "SELECT user_id, address_city FROM t").await,
+        ["1|Accra", "2|Lagos", "3|"]
+    );
+    assert_eq!(query(&lake, "silver", "orders_data", "SELECT count(*) FROM t").await, ["6"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rerunning_gold_changes_nothing() {
+    let w = pipeline();
+    let before: Vec<_> = futures::future::join_all(["daily_sales_metrics", "executive_dashboard_metrics"].map(|t| {
+        let lake = w.lake();
+        async move { lake.open("gold", t).await.unwrap().unwrap().version() }
+    }))
+    .await;
+    let again = w.run("gold_transformation", "r1");
+    assert!(again["tables"].as_array().unwrap().iter().all(|t| t["rows_written"] == 0), "{again}");
+    let after: Vec<_> = futures::future::join_all(["daily_sales_metrics", "executive_dashboard_metrics"].map(|t| {
+        let lake = w.lake();
+        async move { lake.open("gold", t).await.unwrap().unwrap().version() }
+    }))
+    .await;
+    assert_eq!(before, after, "no new versions");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fixtures_build_every_gold_table_readable_by_python() {
+    let w = Workdir::sqlite();
+    amali_jobs::fixtures::seed_sqlite(&sample_data(), &w.path().join("app.db")).unwrap();
+    for stage in ["read_from_app_database", "ingestion_from_rds", "silver_transformation", "gold_transformation"] {
+        w.run(stage, "r1");
+    }
+    let python = std::env::var("AMALI_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/read_lake.py");
+    let out = std::process::Command::new(&python).arg(&script).arg(w.path().join("lake")).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let tables: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for m in amali_jobs::models::GOLD_MODELS.iter().chain(amali_jobs::models::SILVER_MODELS) {
+        let key = format!(
+            "{}/{}",
+            if amali_jobs::models::GOLD_MODELS.iter().any(|g| g.name == m.name) { "gold" } else { "silver" },
+            m.name
+        );
+        let t = &tables[&key];
+        assert_eq!(t["deltalake"], t["polars"], "{key} read alike");
+        assert!(t["deltalake"].as_u64().is_some(), "{key} is readable: {tables}");
+    }
+    let daily = &tables["gold/daily_sales_metrics"]["columns"];
+    for c in [
+        "order_year",
+        "order_month",
+        "order_day",
+        "daily_gmv",
+        "order_count",
+        "completed_orders",
+        "average_order_value",
+    ] {
+        assert!(daily.as_array().unwrap().iter().any(|x| x == c), "the dashboards' column {c}");
+    }
+}
