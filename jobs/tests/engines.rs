@@ -226,3 +226,44 @@ fn a_password_in_a_url_or_a_missing_secret_is_a_configuration_error() {
     let summary = common::summary("read_from_app_database", &out, false);
     assert!(summary["cause"].as_str().unwrap().contains("export AMALI_TEST_UNSET_PASSWORD"), "{summary}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loads_replace_tables_atomically_on_mariadb_and_postgres() {
+    let internal = scratch("mysql", "internal").await;
+    let warehouse = scratch("postgres", "warehouse").await;
+    let w = Workdir::custom(["sqlite://app.db", "sqlite://landing.db", &internal, &warehouse], "");
+    amali_jobs::fixtures::seed_sqlite(&sample_data(), &w.path().join("app.db")).unwrap();
+    for stage in ["read_from_app_database", "ingestion_from_rds", "silver_transformation", "gold_transformation"] {
+        w.run(stage, "r1");
+    }
+    let rds = common::written(&w.run("rds", "r1"));
+    let dwh = common::written(&w.run("write_to_rds_rs", "r1"));
+    let internal_db = Database::open(&internal, w.path(), None).unwrap();
+    let warehouse_db = Database::open(&warehouse, w.path(), None).unwrap();
+    let count = |db: &Database, t: &str| {
+        let db = db.clone();
+        let sql = format!("SELECT count(*) FROM {}", db.quote(t));
+        async move { db.query(&Stmt::new(sql, vec![])).await.unwrap()[0][0].clone().unwrap().parse::<u64>().unwrap() }
+    };
+    assert_eq!(count(&internal_db, "users_data").await, rds["users_data"]);
+    assert_eq!(count(&internal_db, "orders_data").await, rds["orders_data"]);
+    assert_eq!(count(&warehouse_db, "daily_sales_metrics").await, dwh["daily_sales_metrics"]);
+    assert_eq!(count(&warehouse_db, "fact_order_items").await, dwh["fact_order_items"]);
+    assert!(!internal_db.has_table("users_data__amali_new").await.unwrap(), "no staging table is left");
+    // The same Delta versions again: nothing is loaded twice.
+    assert!(common::written(&w.run("rds", "r1")).values().all(|n| *n == 0));
+    assert!(common::written(&w.run("write_to_rds_rs", "r1")).values().all(|n| *n == 0));
+    assert_eq!(count(&internal_db, "users_data").await, rds["users_data"]);
+    // A new version replaces the table whole: rebuild gold for another day and load again.
+    let mut w2 = w;
+    w2.logical_date = "2024-06-30".into();
+    w2.run("gold_transformation", "r2");
+    let again = common::written(&w2.run("write_to_rds_rs", "r2"));
+    assert_eq!(again["executive_dashboard_metrics"], 1);
+    assert_eq!(count(&warehouse_db, "executive_dashboard_metrics").await, 1);
+    let audit = warehouse_db
+        .query(&Stmt::new("SELECT count(*) FROM _amali_loads WHERE table_name = 'executive_dashboard_metrics'", vec![]))
+        .await
+        .unwrap();
+    assert_eq!(audit[0][0].as_deref(), Some("2"), "one audit row per version loaded");
+}

@@ -372,6 +372,16 @@ fn finish(
     Ok(if outcome.status == Status::Succeeded { ExitStatus::Success } else { ExitStatus::Failure })
 }
 
+/// Runs `body` with `<run_dir>/pid` naming this process, so that `pause_clusters` of another run knows this one is
+/// still running.
+fn running<T>(run_dir: &Path, body: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<T> {
+    let pid = run_dir.join("pid");
+    std::fs::write(&pid, std::process::id().to_string()).with_context(|| format!("cannot write {}", pid.display()))?;
+    let result = body();
+    let _ = std::fs::remove_file(&pid);
+    result
+}
+
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -415,7 +425,7 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<ExitStatus> {
         .with(Arc::new(local.stages(&run_dir, args.fail_stage.iter().copied().collect(), HashMap::new())))
         .with(Arc::new(SnsHandler::new(Some(local.notifications()), global.quiet)));
     let options = local.options(&run_id, handlers, args.real_time, global.quiet);
-    let outcome = runtime()?.block_on(execute(&machine, input, options));
+    let outcome = running(&run_dir, || runtime().map(|rt| rt.block_on(execute(&machine, input, options))))?;
     finish(&local, (&run_id, &run_dir), &outcome, "history.json", 0)
 }
 
@@ -494,6 +504,6 @@ pub fn redrive(global: &GlobalArgs, args: RedriveArgs) -> anyhow::Result<ExitSta
         .with(Arc::new(SnsHandler::new(Some(local.notifications()), global.quiet)));
     let options = local.options(&run_id, handlers, false, global.quiet);
     let before = recorded_calls(&run_dir);
-    let outcome = runtime()?.block_on(execute(&machine, input, options));
+    let outcome = running(&run_dir, || runtime().map(|rt| rt.block_on(execute(&machine, input, options))))?;
     finish(&local, (&run_id, &run_dir), &outcome, &format!("history.redrive-{n}.json"), before)
 }

@@ -225,7 +225,18 @@ impl SnsHandler {
         }
         if !self.quiet {
             let subject = p.get("Subject").and_then(Value::as_str).unwrap_or("(no subject)");
-            eprintln!("notification [{}] {subject}\n{message}", request.state);
+            // The console gets the gist; the file has the whole message.
+            const SHOWN: usize = 600;
+            let shown: String = message.chars().take(SHOWN).collect();
+            let more = if message.chars().count() > SHOWN {
+                match &self.file {
+                    Some(path) => format!(" ... ({} characters; all of it in {})", message.len(), path.display()),
+                    None => format!(" ... ({} characters)", message.len()),
+                }
+            } else {
+                String::new()
+            };
+            eprintln!("notification [{}] {subject}\n{shown}{more}", request.state);
         }
         Ok(serde_json::json!({"MessageId": id, "SdkHttpMetadata": {"HttpStatusCode": 200}}))
     }

@@ -107,3 +107,59 @@ fn run_refuses_an_environment_that_lives_on_aws_without_local() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("s3://"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn run_local_goes_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = dir.path();
+    let sample = common::root().join("jobs/sample-data").display().to_string();
+    let out = amali(w, &["run", "--local", "--name", "e2e", "--logical-date", "2024-06-30", "--sample-data", &sample])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("run e2e: SUCCEEDED"), "{stdout}");
+    for layer in
+        ["bronze/users", "silver/users", "silver/orders_data", "gold/daily_sales_metrics", "gold/fact_order_items"]
+    {
+        assert!(w.join("lake").join(layer).join("_delta_log").is_dir(), "{layer}");
+    }
+    let tables = |db: &str| -> Vec<String> {
+        let c = rusqlite::Connection::open(w.join(db)).unwrap();
+        let mut s = c.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").unwrap();
+        s.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+    };
+    let internal = tables("internal.db");
+    assert!(internal.iter().any(|t| t == "users_data") && internal.iter().any(|t| t == "orders_data"), "{internal:?}");
+    let warehouse = tables("warehouse.db");
+    for t in ["daily_sales_metrics", "executive_dashboard_metrics", "dim_customer", "fact_order_items", "_amali_loads"]
+    {
+        assert!(warehouse.iter().any(|x| x == t), "{t} in the warehouse: {warehouse:?}");
+    }
+    // The success notice carries the run summary: per stage, per table rows and Delta versions.
+    let notices = lines(&w.join("notifications.jsonl"));
+    let notice: Value = serde_json::from_str(notices.last().unwrap()["Message"].as_str().unwrap()).unwrap();
+    assert_eq!(notice["status"], "SUCCEEDED");
+    let bronze = &notice["stages"]["ingestion_from_rds"]["summary"]["tables"];
+    assert!(bronze.as_array().unwrap().iter().any(|t| t["table"] == "users" && t["delta_version"].is_i64()));
+    assert!(notices.last().unwrap()["Message"].as_str().unwrap().len() < 256 * 1024, "within SNS's limit");
+}
+
+#[test]
+fn a_failed_load_ends_in_a_failure_notice_not_a_success() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = dir.path();
+    let sample = common::root().join("jobs/sample-data").display().to_string();
+    let out =
+        amali(w, &["run", "--local", "--name", "f1", "--fail-stage", "write_to_rds_rs", "--sample-data", &sample])
+            .output()
+            .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let notices = lines(&w.join("notifications.jsonl"));
+    assert_eq!(notices.len(), 1, "one notice, and it is the failure");
+    let notice: Value = serde_json::from_str(notices[0]["Message"].as_str().unwrap()).unwrap();
+    assert_eq!(notice["status"], "FAILED");
+    assert!(notice["rerun"].as_str().unwrap().starts_with("amali "), "{notice}");
+    let calls = lines(&w.join("runs/f1/tasks.jsonl"));
+    assert!(!calls.iter().any(|c| c["stage"] == "pause_clusters"), "nothing is paused after a failed load");
+}

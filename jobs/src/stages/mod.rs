@@ -5,6 +5,8 @@ pub mod extract;
 pub mod gold;
 pub mod ingest;
 pub mod landing;
+pub mod load;
+pub mod pause;
 pub mod silver;
 
 use crate::error::StageError;

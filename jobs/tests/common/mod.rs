@@ -31,6 +31,11 @@ impl Workdir {
 
     /// Given app and landing databases; `extra` is appended to the data table.
     pub fn with(app: &str, landing: &str, extra: &str) -> Self {
+        Self::custom([app, landing, "sqlite://internal.db", "sqlite://warehouse.db"], extra)
+    }
+
+    /// Given app, landing, internal and warehouse databases; `extra` is appended to the data table.
+    pub fn custom([app, landing, internal, warehouse]: [&str; 4], extra: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let config = format!(
             r#"[pipeline]
@@ -49,8 +54,8 @@ topics = {{ success = "ok", failure = "failed" }}
 [env.test.data]
 app_database = "{app}"
 landing_database = "{landing}"
-internal_database = "sqlite://internal.db"
-warehouse = "sqlite://warehouse.db"
+internal_database = "{internal}"
+warehouse = "{warehouse}"
 lake = "lake"
 {extra}
 "#
@@ -70,6 +75,8 @@ lake = "lake"
             "ingestion_from_rds" => env!("CARGO_BIN_EXE_ingestion_from_rds"),
             "silver_transformation" => env!("CARGO_BIN_EXE_silver_transformation"),
             "gold_transformation" => env!("CARGO_BIN_EXE_gold_transformation"),
+            "rds" => env!("CARGO_BIN_EXE_rds"),
+            "write_to_rds_rs" => env!("CARGO_BIN_EXE_write_to_rds_rs"),
             other => panic!("no binary for {other}"),
         };
         let mut c = Command::new(exe);
