@@ -1,5 +1,5 @@
-//! Secrets (database passwords): read from an environment variable, never from a command-line argument, and never
-//! shown: a [`Secret`] prints as `***` in logs, errors and Debug output.
+//! Secrets (database passwords): read from an environment variable or AWS Secrets Manager, never from a
+//! command-line argument, and never shown: a [`Secret`] prints as `***` in logs, errors and Debug output.
 
 use std::fmt;
 
@@ -20,8 +20,9 @@ impl Secret {
         &self.0
     }
 
-    /// Resolves a reference from the configuration: `env:NAME` reads the environment variable `NAME`.
-    /// (`arn:aws:secretsmanager:...` references are resolved by the AWS runners; see the deploy issue.)
+    /// Resolves a reference from the configuration: `env:NAME` reads the environment variable `NAME`;
+    /// `arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME` reads the secret with the default AWS credentials (its
+    /// `password` field when the secret is JSON, as RDS-managed secrets are; else the whole string).
     pub fn resolve(reference: &str) -> Result<Secret> {
         if let Some(name) = reference.strip_prefix("env:") {
             return std::env::var(name)
@@ -29,15 +30,55 @@ impl Secret {
                 .map_err(|_| StageError::config(format!("the secret {reference} is not set: export {name}")));
         }
         if reference.starts_with("arn:aws:secretsmanager:") {
-            return Err(StageError::config(format!(
-                "the secret {reference} is in AWS Secrets Manager, which this runner cannot read; pass it as env:NAME"
-            )));
+            return from_secrets_manager(reference);
         }
         Err(StageError::config(format!(
             "secret references are env:NAME or a Secrets Manager ARN; {:?} is neither (and a password is never written in the configuration)",
             reference.chars().take(4).collect::<String>() + "..."
         )))
     }
+}
+
+/// Reads a secret from AWS Secrets Manager. Stages resolve secrets while they prepare, sometimes inside the async
+/// runtime, so the call runs on a thread of its own with its own small runtime.
+fn from_secrets_manager(arn: &str) -> Result<Secret> {
+    let region = arn.split(':').nth(3).unwrap_or_default().to_string();
+    let id = arn.to_string();
+    let fetch = move || -> Result<Secret> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| StageError::internal(format!("cannot start a runtime: {e}")))?;
+        runtime.block_on(async {
+            let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .region(aws_config::Region::new(region))
+                .load()
+                .await;
+            let client = aws_sdk_secretsmanager::Client::new(&config);
+            let out = client.get_secret_value().secret_id(&id).send().await.map_err(|e| {
+                let text = format!("{}", aws_sdk_secretsmanager::error::DisplayErrorContext(&e));
+                let message = format!("cannot read the secret {id}: {text}");
+                if text.contains("ResourceNotFound") || text.contains("AccessDenied") {
+                    StageError::config(message)
+                } else {
+                    StageError::transient(message)
+                }
+            })?;
+            let value = out
+                .secret_string()
+                .ok_or_else(|| StageError::config(format!("the secret {id} has no string value")))?;
+            Ok(Secret(password_field(value)))
+        })
+    };
+    std::thread::spawn(fetch).join().map_err(|_| StageError::internal("the secret lookup panicked"))?
+}
+
+/// The password in a secret's value: the `password` field of a JSON object, else the value itself.
+fn password_field(value: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(value)
+        .ok()
+        .and_then(|v| v.get("password").and_then(|p| p.as_str()).map(str::to_string))
+        .unwrap_or_else(|| value.to_string())
 }
 
 impl fmt::Debug for Secret {
@@ -63,5 +104,11 @@ mod tests {
         assert_eq!(s.expose(), "hunter2");
         let err = Secret::resolve("hunter2").unwrap_err().to_string();
         assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn rds_managed_secrets_give_their_password_field() {
+        assert_eq!(password_field(r#"{"username": "etl", "password": "s3cret"}"#), "s3cret");
+        assert_eq!(password_field("plain"), "plain");
     }
 }

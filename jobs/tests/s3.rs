@@ -1,5 +1,5 @@
-//! The lake on S3: moto_server (the AWS API emulator on this machine) stands in for S3, conditional puts included,
-//! and the first two stages write bronze there exactly as they do to a directory.
+//! AWS through moto_server (the AWS API emulator on this machine): the lake on S3, conditional puts included, where
+//! the first two stages write bronze exactly as they do to a directory; and passwords from Secrets Manager.
 
 mod common;
 
@@ -77,4 +77,25 @@ async fn bronze_on_s3_is_written_once_with_conditional_puts() {
     let rows = amali_jobs::lake::read_all(&users).await.unwrap();
     assert_eq!(rows.iter().map(|b| b.num_rows() as u64).sum::<u64>(), loaded);
     assert!(!w.path().join("lake").exists(), "nothing went to a local directory");
+
+    // A password from Secrets Manager: an RDS-managed secret is JSON with a password field.
+    let body = r#"{"Name": "amali/app-db", "SecretString": "{\"username\": \"etl\", \"password\": \"s3cret\"}"}"#;
+    let created = http(
+        s3.1,
+        &format!(
+            "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Amz-Target: secretsmanager.CreateSecret\r\n\
+             Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/secretsmanager/aws4_request, \
+             SignedHeaders=host, Signature=0\r\n\
+             Content-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+    let arn = created.split("\"ARN\": \"").nth(1).and_then(|r| r.split('"').next()).unwrap_or_else(|| {
+        created.split("\"ARN\":\"").nth(1).and_then(|r| r.split('"').next()).expect("CreateSecret returns an ARN")
+    });
+    let secret = amali_jobs::secret::Secret::resolve(arn).unwrap();
+    assert_eq!(secret.expose(), "s3cret");
+    assert_eq!(format!("{secret:?}"), "Secret(***)");
+    let missing = amali_jobs::secret::Secret::resolve("arn:aws:secretsmanager:us-east-1:123456789012:secret:nope");
+    assert!(missing.unwrap_err().to_string().contains("cannot read the secret"));
 }
