@@ -12,8 +12,9 @@ fn tables(summary: &Value) -> Vec<Value> {
     summary["tables"].as_array().unwrap().clone()
 }
 
+/// Every conformed table (one per source table; the data products are built by models) reconciles.
 fn reconciles(summary: &Value) {
-    for t in tables(summary) {
+    for t in tables(summary).into_iter().filter(|t| schema::table(t["table"].as_str().unwrap()).is_some()) {
         assert_eq!(
             t["rows_read"].as_u64().unwrap(),
             t["rows_written"].as_u64().unwrap() + t["rows_quarantined"].as_u64().unwrap(),
