@@ -463,12 +463,13 @@ impl<'m> Engine<'m> {
         lang: Lang,
         attempt: u32,
     ) -> Result<(Flow<'m>, Vars), Stop> {
-        let (effective, parameters) = step::task_input(t, &raw, ctx, &vars, lang)?;
-        check_size(&parameters, &format!("the parameters of {name:?}"))?;
+        // The task token is in the context object while the Parameters are evaluated (they pass it to the worker).
         let mut ctx = ctx.clone();
         if t.resource.ends_with(".waitForTaskToken") {
             ctx["Task"] = json!({"Token": format!("{}-{}", uuid::Uuid::new_v4(), attempt)});
         }
+        let (effective, parameters) = step::task_input(t, &raw, &ctx, &vars, lang)?;
+        check_size(&parameters, &format!("the parameters of {name:?}"))?;
         let (resource_type, resource) = resource_parts(&t.resource);
         self.event(
             "TaskScheduled",
@@ -486,22 +487,28 @@ impl<'m> Engine<'m> {
             attempt,
         };
         let timeout = step::task_timeout(t, &effective, &ctx, &vars, lang)?;
+        // A local worker never sends a heartbeat: a callback or activity task whose answer takes longer than its
+        // HeartbeatSeconds fails with States.HeartbeatTimeout, as it would on AWS without heartbeats.
+        let heartbeat = step::task_heartbeat(t, &effective, &ctx, &vars, lang)?;
+        let limit = match (timeout, heartbeat) {
+            (Some(t), Some(h)) if h < t => Some((h, names::HEARTBEAT_TIMEOUT, "HeartbeatSeconds")),
+            (None, Some(h)) => Some((h, names::HEARTBEAT_TIMEOUT, "HeartbeatSeconds")),
+            (Some(t), _) => Some((t, names::TIMEOUT, "TimeoutSeconds")),
+            (None, None) => None,
+        };
         let call = self.options.handlers.call(&request);
-        let result = match timeout {
-            Some(limit) => match tokio::time::timeout(limit, call).await {
+        let result = match limit {
+            Some((limit, error, field)) => match tokio::time::timeout(limit, call).await {
                 Ok(r) => r,
                 Err(_) => {
                     self.event(
                         "TaskTimedOut",
                         Some((
                             "taskTimedOutEventDetails",
-                            json!({"resource": resource, "resourceType": resource_type, "error": names::TIMEOUT}),
+                            json!({"resource": resource, "resourceType": resource_type, "error": error}),
                         )),
                     );
-                    return Err(Stop::Error(StatesError::new(
-                        names::TIMEOUT,
-                        format!("{name:?} ran longer than its TimeoutSeconds"),
-                    )));
+                    return Err(Stop::Error(StatesError::new(error, format!("{name:?} ran longer than its {field}"))));
                 }
             },
             None => call.await,

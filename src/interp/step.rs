@@ -429,6 +429,24 @@ pub fn task_timeout(
         .map(|s| Duration::from_secs_f64(s.min(1.0e9))))
 }
 
+/// The Task's `HeartbeatSeconds` when its resource waits on a worker that must send heartbeats (an activity or a
+/// `.waitForTaskToken` callback); other integrations are watched by Step Functions itself and have no heartbeat.
+pub fn task_heartbeat(
+    t: &asl::Task,
+    effective: &Value,
+    ctx: &Value,
+    vars: &Vars,
+    lang: Lang,
+) -> Result<Option<Duration>, StatesError> {
+    let waits_on_worker = t.resource.ends_with(".waitForTaskToken") || t.resource.contains(":activity:");
+    if !waits_on_worker {
+        return Ok(None);
+    }
+    Ok(num_field(&t.heartbeat_seconds, &t.heartbeat_seconds_path, effective, ctx, vars, lang, "HeartbeatSeconds")?
+        .filter(|s| *s > 0.0)
+        .map(|s| Duration::from_secs_f64(s.min(1.0e9))))
+}
+
 /// What a Task, Parallel or Map does with its result: ResultSelector, ResultPath, OutputPath (or Output), Assign.
 #[allow(clippy::too_many_arguments)]
 pub fn finish<'m>(

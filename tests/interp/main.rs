@@ -255,3 +255,50 @@ fn no_definition_makes_the_interpreter_panic() {
     };
     std::thread::Builder::new().stack_size(256 << 20).spawn(run).unwrap().join().unwrap();
 }
+
+/// A worker that answers after `delay` and never sends a heartbeat.
+struct SlowWorker(std::time::Duration);
+
+impl amali::interp::handlers::TaskHandler for SlowWorker {
+    fn call<'a>(
+        &'a self,
+        _request: &'a amali::interp::handlers::TaskRequest,
+    ) -> Option<amali::interp::handlers::TaskFuture<'a>> {
+        let delay = self.0;
+        Some(Box::pin(async move {
+            tokio::time::sleep(delay).await;
+            Ok(json!({"done": true}))
+        }))
+    }
+}
+
+#[test]
+fn a_callback_task_without_heartbeats_fails_with_heartbeat_timeout() {
+    let rt = runtime();
+    let definition = |resource: &str| {
+        let token = if resource.ends_with(".waitForTaskToken") { r#""token.$": "$$.Task.Token""# } else { "" };
+        format!(
+            r#"{{"StartAt": "Wait for worker", "States": {{
+                "Wait for worker": {{"Type": "Task", "Resource": "{resource}", "HeartbeatSeconds": 1,
+                    "TimeoutSeconds": 30, "Parameters": {{{token}}},
+                    "Catch": [{{"ErrorEquals": ["States.HeartbeatTimeout"], "ResultPath": "$.error", "Next": "Gave up"}}],
+                    "End": true}},
+                "Gave up": {{"Type": "Pass", "End": true}}}}}}"#
+        )
+    };
+    let run = |resource: &str| {
+        let machine = asl::parse(&definition(resource)).unwrap();
+        let options = Options {
+            handlers: Handlers::new().with(Arc::new(SlowWorker(std::time::Duration::from_millis(1500)))),
+            ..Options::default()
+        };
+        rt.block_on(execute(&machine, json!({}), options))
+    };
+    // A callback task (and an activity) must hear from its worker every HeartbeatSeconds.
+    let outcome = run("arn:aws:states:::sqs:sendMessage.waitForTaskToken");
+    let out = outcome.output.as_ref().unwrap_or_else(|| panic!("{outcome:?}"));
+    assert_eq!(out["error"]["Error"], "States.HeartbeatTimeout", "{outcome:?}");
+    // A request-response task has no heartbeat: it finishes.
+    let outcome = run("arn:aws:states:::lambda:invoke");
+    assert_eq!(outcome.output.as_ref().unwrap()["done"], true, "{outcome:?}");
+}
