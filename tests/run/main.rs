@@ -162,4 +162,18 @@ fn a_failed_load_ends_in_a_failure_notice_not_a_success() {
     assert!(notice["rerun"].as_str().unwrap().starts_with("amali "), "{notice}");
     let calls = lines(&w.join("runs/f1/tasks.jsonl"));
     assert!(!calls.iter().any(|c| c["stage"] == "pause_clusters"), "nothing is paused after a failed load");
+    // With the cause gone, a redrive completes the run without redoing what succeeded.
+    let out = amali(w, &["redrive", "--local", "f1"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("run f1: SUCCEEDED"), "{stdout}");
+    let calls = lines(&w.join("runs/f1/tasks.jsonl"));
+    let redriven: Vec<&Value> = calls.iter().skip_while(|c| c["replayed"] != true).collect();
+    assert!(redriven.iter().filter(|c| c["stage"] == "silver_transformation").all(|c| c["replayed"] == true));
+    assert!(
+        redriven.iter().any(|c| c["stage"] == "write_to_rds_rs" && c["replayed"] == false && c["result"].is_object())
+    );
+    let notices = lines(&w.join("notifications.jsonl"));
+    let last: Value = serde_json::from_str(notices.last().unwrap()["Message"].as_str().unwrap()).unwrap();
+    assert_eq!(last["status"], "SUCCEEDED");
 }
