@@ -248,6 +248,9 @@ pub struct DataConfig {
     /// How `read_from_app_database` copies tables.
     #[serde(default)]
     pub extract: ExtractConfig,
+    /// The IAM role Redshift assumes to COPY from the lake (needed when `warehouse` is `redshift://...`).
+    #[serde(default)]
+    pub redshift_iam_role: Option<String>,
 }
 
 fn default_sensitive_columns() -> Vec<String> {

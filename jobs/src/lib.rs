@@ -10,6 +10,7 @@ pub mod error;
 pub mod fixtures;
 pub mod lake;
 pub mod models;
+pub mod redshift;
 pub mod run;
 pub mod schema;
 pub mod secret;

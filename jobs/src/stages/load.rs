@@ -147,6 +147,11 @@ async fn load_table(
         summary.note = Some(format!("version {version} is loaded already"));
         return Ok(());
     }
+    let url =
+        if summary.layer == Layer::Warehouse { &settings.data.warehouse } else { &settings.data.internal_database };
+    if url.starts_with("redshift://") {
+        return load_redshift(settings, db, &table, name, version, summary).await;
+    }
     let ctx = SessionContext::new();
     let provider = table.table_provider().await.map_err(|e| StageError::internal(format!("scan {name}: {e}")))?;
     let df = ctx.read_table(provider).map_err(|e| StageError::internal(format!("scan {name}: {e}")))?;
@@ -225,5 +230,59 @@ async fn load_table(
     if read != loaded {
         return Err(StageError::internal(format!("{name}: {read} rows read from the lake, {loaded} loaded")));
     }
+    Ok(())
+}
+
+/// Redshift: a COPY manifest of the snapshot's active files, then COPY, replace and audit in one transaction.
+async fn load_redshift(
+    settings: &Settings,
+    db: &Database,
+    table: &deltalake::DeltaTable,
+    name: &str,
+    version: i64,
+    summary: &mut TableSummary,
+) -> Result<()> {
+    use crate::redshift::{load_statements, manifest};
+    let role = settings.data.redshift_iam_role.as_deref().ok_or_else(|| {
+        StageError::config(
+            "the warehouse is Redshift: set redshift_iam_role (the role its COPY assumes) in [env.NAME.data]",
+        )
+    })?;
+    if !settings.lake_root().starts_with("s3://") {
+        return Err(StageError::config(format!(
+            "Redshift COPYs from S3, and the lake is {}: use an s3:// lake with a Redshift warehouse",
+            settings.lake_root()
+        )));
+    }
+    let entries = crate::redshift::snapshot_entries(table)?;
+    let log_store = table.log_store();
+    let path = deltalake::Path::from(format!("_amali_manifests/v{version}.manifest"));
+    use deltalake::logstore::object_store::ObjectStoreExt;
+    table
+        .object_store()
+        .put(&path, manifest(&entries).into_bytes().into())
+        .await
+        .map_err(|e| StageError::transient(format!("write the manifest of {name}: {e}")))?;
+    let manifest_url = log_store.to_uri(&path);
+    let shape = {
+        let ctx = SessionContext::new();
+        let provider = table.table_provider().await.map_err(|e| StageError::internal(format!("scan {name}: {e}")))?;
+        let df = ctx.read_table(provider).map_err(|e| StageError::internal(format!("scan {name}: {e}")))?;
+        shape_of(name, df.schema().as_arrow())?
+    };
+    let statements: Vec<Stmt> =
+        load_statements(name, &shape, &manifest_url, role, version, &settings.run_id).into_iter().map(stmt).collect();
+    db.execute(&statements).await?;
+    let rows = scalar(
+        db,
+        Stmt::new(
+            format!("SELECT rows_loaded FROM {AUDIT} WHERE table_name = ? AND delta_version = CAST(? AS BIGINT)"),
+            vec![name.into(), version.into()],
+        ),
+    )
+    .await?;
+    summary.rows_written = rows.and_then(|r| r.parse().ok()).unwrap_or(0);
+    summary.rows_read = summary.rows_written;
+    summary.note = Some(format!("COPY from {manifest_url} ({} files)", entries.len()));
     Ok(())
 }
