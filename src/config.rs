@@ -251,6 +251,15 @@ pub struct DataConfig {
     /// The IAM role Redshift assumes to COPY from the lake (needed when `warehouse` is `redshift://...`).
     #[serde(default)]
     pub redshift_iam_role: Option<String>,
+    /// The internal RDS as an instance identifier, for `pause_clusters` on AWS.
+    #[serde(default)]
+    pub rds_instance: Option<String>,
+    /// The internal RDS as an Aurora cluster identifier (instead of `rds_instance`).
+    #[serde(default)]
+    pub rds_cluster: Option<String>,
+    /// The Redshift cluster identifier, for `pause_clusters` on AWS.
+    #[serde(default)]
+    pub redshift_cluster: Option<String>,
 }
 
 fn default_sensitive_columns() -> Vec<String> {

@@ -1,17 +1,22 @@
 //! `pause_clusters`: stops the internal RDS and pauses Redshift after the loads (resumes them with --action resume).
+//! The same binary is the AWS Lambda (provided.al2023): with `AWS_LAMBDA_RUNTIME_API` set it serves Lambda events
+//! (`{"action", "targets", "run_id", "execution"}`) instead of reading its command line.
 
 use std::process::ExitCode;
 
 use amali::stage::Stage;
-use amali_jobs::settings::StageArgs;
+use amali_jobs::settings::{Settings, StageArgs};
 use amali_jobs::stages::pause::{self, Action, Cluster};
-use clap::Parser;
+use clap::{Parser, ValueEnum};
+use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
+use serde_json::{Value, json};
 
 /// Stop the internal RDS and pause Redshift once the loads are done (or start them again).
 ///
 /// Idempotent: a cluster already stopped is a success. It pauses nothing while another execution of the pipeline
-/// is running, and says so. Locally (SQLite databases) it says what it would do. Prints the run summary as JSON
-/// on stdout; logs go to stderr.
+/// is running, and says so. Locally (SQLite databases) it says what it would do; with servers it calls the RDS and
+/// Redshift APIs (rds_instance or rds_cluster, redshift_cluster in amali.toml). Prints the run summary as JSON on
+/// stdout; logs go to stderr.
 #[derive(Parser)]
 #[command(name = "pause_clusters", version)]
 struct Cli {
@@ -23,16 +28,63 @@ struct Cli {
     /// The clusters (comma-separated)
     #[arg(long, value_enum, value_delimiter = ',', default_value = "internal_rds,redshift")]
     targets: Vec<Cluster>,
-    /// The execution asking (its ARN), for the log
+    /// The execution asking (its ARN): it does not count as another running execution
     #[arg(long, value_name = "ARN")]
     execution: Option<String>,
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    if let Some(execution) = &cli.execution {
-        eprintln!("pause_clusters for {execution}");
+/// One Lambda invocation: the payload the state machine sends.
+async fn handle(event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
+    let p = event.payload;
+    let fail = |kind: &str, message: String| Diagnostic { error_type: kind.to_string(), error_message: message };
+    let action = match p["action"].as_str().unwrap_or("pause") {
+        "resume" => Action::Resume,
+        "pause" => Action::Pause,
+        other => return Err(fail("Amali.ConfigError", format!("action {other:?} is neither pause nor resume"))),
+    };
+    let mut targets = Vec::new();
+    for t in p["targets"].as_array().cloned().unwrap_or_else(|| vec![json!("internal_rds"), json!("redshift")]) {
+        let name = t.as_str().unwrap_or_default();
+        targets.push(
+            Cluster::from_str(name, true).map_err(|_| fail("Amali.ConfigError", format!("unknown target {name:?}")))?,
+        );
     }
-    let (action, targets) = (cli.action, cli.targets.clone());
-    amali_jobs::run::main(Stage::PauseClusters, cli.args, move |s| async move { pause::run(&s, action, &targets) })
+    let args = StageArgs {
+        env: std::env::var("AMALI_ENV").unwrap_or_else(|_| p["env"].as_str().unwrap_or("prod").to_string()),
+        config: std::env::var_os("AMALI_CONFIG").map(Into::into),
+        run_id: p["run_id"].as_str().unwrap_or("lambda").to_string(),
+        logical_date: None,
+        workdir: None,
+        tables: Vec::new(),
+        batch_rows: 65_536,
+    };
+    let settings = Settings::resolve(&args).map_err(|e| fail(&e.error_name(), e.message))?;
+    let outcome = pause::run(&settings, action, &targets, p["execution"].as_str()).await;
+    if let Some(e) = outcome.error() {
+        return Err(fail(&e.error_name(), e.message));
+    }
+    Ok(json!({"stage": "pause_clusters", "run_id": args.run_id, "status": "SUCCEEDED", "tables": outcome.tables}))
+}
+
+fn main() -> ExitCode {
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        amali_jobs::telemetry::init();
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build();
+        return match runtime.map(|rt| rt.block_on(lambda_runtime::run(service_fn(handle)))) {
+            Ok(Ok(())) => ExitCode::SUCCESS,
+            Ok(Err(e)) => {
+                eprintln!("error: the Lambda runtime stopped: {e}");
+                ExitCode::from(70)
+            }
+            Err(e) => {
+                eprintln!("error: cannot start the runtime: {e}");
+                ExitCode::from(70)
+            }
+        };
+    }
+    let cli = Cli::parse();
+    let (action, targets, execution) = (cli.action, cli.targets.clone(), cli.execution.clone());
+    amali_jobs::run::main(Stage::PauseClusters, cli.args, move |s| async move {
+        pause::run(&s, action, &targets, execution.as_deref()).await
+    })
 }

@@ -1,10 +1,11 @@
 //! `pause_clusters`: after the loads, stop the internal RDS and pause Redshift (or resume them before a run).
 //!
-//! Locally there is nothing to stop: the binary says what it would do for each target and succeeds. It refuses to
-//! pause while another execution of the pipeline is running on this machine (a run directory whose `pid` file names
-//! a live process), since that run still needs the databases: it then pauses nothing and says why, which is not a
-//! failure of this run. On AWS the same decisions are made by the `pause_clusters` Lambda against the RDS and
-//! Redshift APIs.
+//! Locally there is nothing to stop: the binary says what it would do for each target and succeeds. On AWS (the
+//! databases are servers) it calls the RDS and Redshift APIs with the identifiers of the configuration, as the
+//! `pause_clusters` Lambda or from a shell. Either way it is idempotent (already stopped, or stopping, is success)
+//! and it refuses to pause while another execution of the pipeline is running (locally: a run directory whose `pid`
+//! file names a live process; on AWS: a RUNNING execution of the state machine other than the caller), since that
+//! run still needs the databases: it then pauses nothing and says why, which is not a failure of this run.
 
 use std::path::Path;
 
@@ -48,8 +49,16 @@ pub fn running_elsewhere(workdir: &Path, this_run: &str) -> Vec<String> {
         .collect()
 }
 
-/// Runs the stage.
-pub fn run(settings: &Settings, action: Action, targets: &[Cluster]) -> Outcome {
+/// Runs the stage: locally for SQLite databases, against AWS for servers.
+pub async fn run(settings: &Settings, action: Action, targets: &[Cluster], execution: Option<&str>) -> Outcome {
+    let local = [&settings.data.internal_database, &settings.data.warehouse]
+        .iter()
+        .all(|u| matches!(Target::parse(u, &settings.workdir), Ok(Target::Sqlite(_))));
+    if local { run_local(settings, action, targets) } else { aws::run(settings, action, targets, execution).await }
+}
+
+/// The local run: says what it would do.
+pub fn run_local(settings: &Settings, action: Action, targets: &[Cluster]) -> Outcome {
     let mut outcome = Outcome::default();
     let others = running_elsewhere(&settings.workdir, &settings.run_id);
     for target in targets {
@@ -83,4 +92,199 @@ pub fn run(settings: &Settings, action: Action, targets: &[Cluster]) -> Outcome 
         outcome.record(summary, result);
     }
     outcome
+}
+
+/// The AWS side: RDS, Redshift and Step Functions APIs.
+pub mod aws {
+    use aws_config::{BehaviorVersion, Region, SdkConfig};
+
+    use super::{Action, Cluster, Outcome};
+    use crate::error::{Result, StageError};
+    use crate::settings::Settings;
+    use crate::summary::{Layer, TableSummary};
+
+    fn api_error<E: aws_sdk_rds::error::ProvideErrorMetadata + std::error::Error>(what: &str, e: E) -> StageError {
+        let text = match (e.code(), e.message()) {
+            (Some(code), Some(message)) => format!("{what}: {code}: {message}"),
+            (Some(code), None) => format!("{what}: {code}"),
+            _ => format!("{what}: {}", aws_sdk_rds::error::DisplayErrorContext(&e)),
+        };
+        if text.contains("NotFound") || text.contains("AccessDenied") || text.contains("InvalidParameter") {
+            StageError::config(text)
+        } else {
+            StageError::transient(text)
+        }
+    }
+
+    /// The AWS configuration of the environment's region, with the default credentials.
+    pub async fn sdk_config(settings: &Settings) -> SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest()).region(Region::new(settings.env.region.clone())).load().await
+    }
+
+    /// RUNNING executions of the environment's state machine other than `execution`.
+    pub async fn other_executions(
+        config: &SdkConfig,
+        settings: &Settings,
+        execution: Option<&str>,
+    ) -> Result<Vec<String>> {
+        let machine = format!(
+            "arn:aws:states:{}:{}:stateMachine:{}",
+            settings.env.region, settings.env.account, settings.env.state_machine
+        );
+        let client = aws_sdk_sfn::Client::new(config);
+        let listed = client
+            .list_executions()
+            .state_machine_arn(&machine)
+            .status_filter(aws_sdk_sfn::types::ExecutionStatus::Running)
+            .send()
+            .await;
+        let out = match listed {
+            Ok(out) => out,
+            // Called outside the pipeline (a person resuming clusters before a deploy): nothing else can be running.
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_state_machine_does_not_exist()) => {
+                return Ok(Vec::new());
+            }
+            Err(e) => return Err(api_error(&format!("list the running executions of {machine}"), e)),
+        };
+        Ok(out
+            .executions()
+            .iter()
+            .map(|e| e.execution_arn().to_string())
+            .filter(|arn| Some(arn.as_str()) != execution)
+            .collect())
+    }
+
+    /// Stops or starts the internal RDS (an instance, or an Aurora cluster); returns what happened.
+    pub async fn rds(config: &SdkConfig, settings: &Settings, action: Action) -> Result<String> {
+        let client = aws_sdk_rds::Client::new(config);
+        let data = &settings.data;
+        if let Some(id) = &data.rds_cluster {
+            let out = client
+                .describe_db_clusters()
+                .db_cluster_identifier(id)
+                .send()
+                .await
+                .map_err(|e| api_error(&format!("describe the RDS cluster {id}"), e))?;
+            let status = out.db_clusters().first().and_then(|c| c.status()).unwrap_or("unknown").to_string();
+            return match (action, status.as_str()) {
+                (Action::Pause, "stopped" | "stopping") | (Action::Resume, "available" | "starting") => {
+                    Ok(format!("cluster {id} is {status} already"))
+                }
+                (Action::Pause, "available") => {
+                    client
+                        .stop_db_cluster()
+                        .db_cluster_identifier(id)
+                        .send()
+                        .await
+                        .map_err(|e| api_error("stop", e))?;
+                    Ok(format!("cluster {id} is stopping"))
+                }
+                (Action::Resume, "stopped") => {
+                    client
+                        .start_db_cluster()
+                        .db_cluster_identifier(id)
+                        .send()
+                        .await
+                        .map_err(|e| api_error("start", e))?;
+                    Ok(format!("cluster {id} is starting"))
+                }
+                _ => Err(StageError::transient(format!("the RDS cluster {id} is {status}: try again when it settles"))),
+            };
+        }
+        let id = data.rds_instance.as_deref().ok_or_else(|| {
+            StageError::config(
+                "set rds_instance (or rds_cluster) in [env.NAME.data] so that the internal RDS can be paused",
+            )
+        })?;
+        let out = client
+            .describe_db_instances()
+            .db_instance_identifier(id)
+            .send()
+            .await
+            .map_err(|e| api_error(&format!("describe the RDS instance {id}"), e))?;
+        let status = out.db_instances().first().and_then(|i| i.db_instance_status()).unwrap_or("unknown").to_string();
+        match (action, status.as_str()) {
+            (Action::Pause, "stopped" | "stopping") | (Action::Resume, "available" | "starting") => {
+                Ok(format!("instance {id} is {status} already"))
+            }
+            (Action::Pause, "available") => {
+                client.stop_db_instance().db_instance_identifier(id).send().await.map_err(|e| api_error("stop", e))?;
+                Ok(format!("instance {id} is stopping"))
+            }
+            (Action::Resume, "stopped") => {
+                client
+                    .start_db_instance()
+                    .db_instance_identifier(id)
+                    .send()
+                    .await
+                    .map_err(|e| api_error("start", e))?;
+                Ok(format!("instance {id} is starting"))
+            }
+            _ => Err(StageError::transient(format!("the RDS instance {id} is {status}: try again when it settles"))),
+        }
+    }
+
+    /// Pauses or resumes the Redshift cluster; returns what happened.
+    pub async fn redshift(config: &SdkConfig, settings: &Settings, action: Action) -> Result<String> {
+        let id = settings.data.redshift_cluster.as_deref().ok_or_else(|| {
+            StageError::config("set redshift_cluster in [env.NAME.data] so that Redshift can be paused")
+        })?;
+        let client = aws_sdk_redshift::Client::new(config);
+        let out = client
+            .describe_clusters()
+            .cluster_identifier(id)
+            .send()
+            .await
+            .map_err(|e| api_error(&format!("describe the Redshift cluster {id}"), e))?;
+        let status = out.clusters().first().and_then(|c| c.cluster_status()).unwrap_or("unknown").to_lowercase();
+        match (action, status.as_str()) {
+            (Action::Pause, "paused" | "pausing") | (Action::Resume, "available" | "resuming") => {
+                Ok(format!("cluster {id} is {status} already"))
+            }
+            (Action::Pause, "available") => {
+                client.pause_cluster().cluster_identifier(id).send().await.map_err(|e| api_error("pause", e))?;
+                Ok(format!("cluster {id} is pausing"))
+            }
+            (Action::Resume, "paused") => {
+                client.resume_cluster().cluster_identifier(id).send().await.map_err(|e| api_error("resume", e))?;
+                Ok(format!("cluster {id} is resuming"))
+            }
+            _ => {
+                Err(StageError::transient(format!("the Redshift cluster {id} is {status}: try again when it settles")))
+            }
+        }
+    }
+
+    /// Runs the stage against AWS.
+    pub async fn run(settings: &Settings, action: Action, targets: &[Cluster], execution: Option<&str>) -> Outcome {
+        let config = sdk_config(settings).await;
+        let mut outcome = Outcome::default();
+        let others = match action {
+            Action::Pause => match other_executions(&config, settings, execution).await {
+                Ok(o) => o,
+                Err(e) => return Outcome::failed(e),
+            },
+            Action::Resume => Vec::new(),
+        };
+        for target in targets {
+            let (name, layer) = match target {
+                Cluster::InternalRds => ("internal_rds", Layer::InternalRds),
+                Cluster::Redshift => ("redshift", Layer::Warehouse),
+            };
+            let mut summary = TableSummary::new(name, layer);
+            let result = if !others.is_empty() {
+                summary.note = Some(format!("not paused: {} is still running and needs it", others.join(", ")));
+                Ok(())
+            } else {
+                let done = match target {
+                    Cluster::InternalRds => rds(&config, settings, action).await,
+                    Cluster::Redshift => redshift(&config, settings, action).await,
+                };
+                done.map(|note| summary.note = Some(note))
+            };
+            tracing::info!(target = name, note = summary.note.as_deref().unwrap_or(""), "{action:?}");
+            outcome.record(summary, result);
+        }
+        outcome
+    }
 }
