@@ -149,18 +149,7 @@ pub async fn build(
         let mut summary = TableSummary::new(model.name, if layer == "gold" { Layer::Gold } else { Layer::Silver });
         let clock = Instant::now();
         let result = build_one(ctx, lake, layer, model, inputs, run_id, logical_date, &mut summary).await;
-        summary.seconds = clock.elapsed().as_secs_f64();
-        if result.is_ok() {
-            tracing::info!(
-                table = model.name,
-                rows = summary.rows_written,
-                version = summary.delta_version.unwrap_or(-1),
-                seconds = format!("{:.2}", summary.seconds),
-                note = summary.note.as_deref().unwrap_or(""),
-                "built"
-            );
-        }
-        outcome.record(summary, result);
+        outcome.finish(summary, clock, result, "built");
     }
     outcome
 }

@@ -80,17 +80,7 @@ pub async fn run(settings: &Settings) -> Outcome {
                 let mut summary = TableSummary::new(table.name, Layer::Landing);
                 let clock = Instant::now();
                 let result = copy_table(settings, &source, &target, table, started, &mut summary).await;
-                summary.seconds = clock.elapsed().as_secs_f64();
-                if result.is_ok() {
-                    tracing::info!(
-                        table = table.name,
-                        rows = summary.rows_written,
-                        seconds = format!("{:.2}", summary.seconds),
-                        note = summary.note.as_deref().unwrap_or(""),
-                        "landed"
-                    );
-                }
-                outcome.record(summary, result);
+                outcome.finish(summary, clock, result, "landed");
             }
             outcome
         }

@@ -85,20 +85,7 @@ pub async fn run(settings: &Settings) -> Outcome {
         let mut summary = TableSummary::new(table.name, Layer::Bronze);
         let clock = Instant::now();
         let result = ingest_table(settings, &landing_db, &lake, table, now, &mut summary).await;
-        summary.seconds = clock.elapsed().as_secs_f64();
-        if result.is_err() {
-            outcome.record(summary, result);
-            continue;
-        }
-        tracing::info!(
-            table = table.name,
-            rows = summary.rows_written,
-            version = summary.delta_version.unwrap_or(-1),
-            seconds = format!("{:.2}", summary.seconds),
-            note = summary.note.as_deref().unwrap_or(""),
-            "ingested"
-        );
-        outcome.record(summary, result);
+        outcome.finish(summary, clock, result, "ingested");
     }
     outcome
 }

@@ -105,18 +105,7 @@ pub async fn run(settings: &Settings, which: &str, layer: &str, tables: &[&str],
         let mut summary = TableSummary::new(*name, summary_layer);
         let clock = Instant::now();
         let result = load_table(settings, &db, &lake, layer, name, &mut summary).await;
-        summary.seconds = clock.elapsed().as_secs_f64();
-        if result.is_ok() {
-            tracing::info!(
-                table = *name,
-                rows = summary.rows_written,
-                version = summary.delta_version.unwrap_or(-1),
-                seconds = format!("{:.2}", summary.seconds),
-                note = summary.note.as_deref().unwrap_or(""),
-                "loaded"
-            );
-        }
-        outcome.record(summary, result);
+        outcome.finish(summary, clock, result, "loaded");
     }
     outcome
 }

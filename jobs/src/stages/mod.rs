@@ -28,6 +28,30 @@ impl Outcome {
         Outcome { tables: Vec::new(), failures: vec![(String::new(), error)] }
     }
 
+    /// Records a table processed since `started`: its time, a log line saying `what` happened (rows, quarantined,
+    /// Delta version, note) when it succeeded, and its result.
+    pub fn finish(
+        &mut self,
+        mut summary: TableSummary,
+        started: std::time::Instant,
+        result: Result<(), StageError>,
+        what: &str,
+    ) {
+        summary.seconds = started.elapsed().as_secs_f64();
+        if result.is_ok() {
+            tracing::info!(
+                table = %summary.table,
+                rows = summary.rows_written,
+                quarantined = summary.rows_quarantined,
+                version = summary.delta_version.unwrap_or(-1),
+                seconds = format!("{:.2}", summary.seconds),
+                note = summary.note.as_deref().unwrap_or(""),
+                "{what}"
+            );
+        }
+        self.record(summary, result);
+    }
+
     /// Records one table's result: its summary, and on failure its error.
     pub fn record(&mut self, mut summary: TableSummary, result: Result<(), StageError>) {
         if let Err(e) = result {

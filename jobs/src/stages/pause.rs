@@ -154,74 +154,70 @@ pub mod aws {
             .collect())
     }
 
+    /// The states of a resource: off, going off, on, going on (as its API spells them).
+    struct States {
+        off: &'static str,
+        stopping: &'static str,
+        on: &'static str,
+        starting: &'static str,
+    }
+
+    const RDS: States = States { off: "stopped", stopping: "stopping", on: "available", starting: "starting" };
+    const REDSHIFT: States = States { off: "paused", stopping: "pausing", on: "available", starting: "resuming" };
+
+    /// Whether `action` has to act on a resource in `status`: `Ok(false)` when it is there already (idempotent),
+    /// `Ok(true)` when it must act, an error (transient: retry later) while it is in any other state.
+    fn must_act(action: Action, status: &str, states: &States, what: &str) -> Result<bool> {
+        match action {
+            Action::Pause if status == states.off || status == states.stopping => Ok(false),
+            Action::Resume if status == states.on || status == states.starting => Ok(false),
+            Action::Pause if status == states.on => Ok(true),
+            Action::Resume if status == states.off => Ok(true),
+            _ => Err(StageError::transient(format!("{what} is {status}: try again when it settles"))),
+        }
+    }
+
+    fn said(action: Action, acted: bool, what: &str, status: &str, states: &States) -> String {
+        match (acted, action) {
+            (false, _) => format!("{what} is {status} already"),
+            (true, Action::Pause) => format!("{what} is {}", states.stopping),
+            (true, Action::Resume) => format!("{what} is {}", states.starting),
+        }
+    }
+
     /// Stops or starts the internal RDS (an instance, or an Aurora cluster); returns what happened.
     pub async fn rds(config: &SdkConfig, settings: &Settings, action: Action) -> Result<String> {
         let client = aws_sdk_rds::Client::new(config);
         let data = &settings.data;
         if let Some(id) = &data.rds_cluster {
-            let out = client
-                .describe_db_clusters()
-                .db_cluster_identifier(id)
-                .send()
-                .await
-                .map_err(|e| api_error(&format!("describe the RDS cluster {id}"), e))?;
+            let what = format!("cluster {id}");
+            let out = client.describe_db_clusters().db_cluster_identifier(id).send().await;
+            let out = out.map_err(|e| api_error(&format!("describe the RDS {what}"), e))?;
             let status = out.db_clusters().first().and_then(|c| c.status()).unwrap_or("unknown").to_string();
-            return match (action, status.as_str()) {
-                (Action::Pause, "stopped" | "stopping") | (Action::Resume, "available" | "starting") => {
-                    Ok(format!("cluster {id} is {status} already"))
-                }
-                (Action::Pause, "available") => {
-                    client
-                        .stop_db_cluster()
-                        .db_cluster_identifier(id)
-                        .send()
-                        .await
-                        .map_err(|e| api_error("stop", e))?;
-                    Ok(format!("cluster {id} is stopping"))
-                }
-                (Action::Resume, "stopped") => {
-                    client
-                        .start_db_cluster()
-                        .db_cluster_identifier(id)
-                        .send()
-                        .await
-                        .map_err(|e| api_error("start", e))?;
-                    Ok(format!("cluster {id} is starting"))
-                }
-                _ => Err(StageError::transient(format!("the RDS cluster {id} is {status}: try again when it settles"))),
-            };
+            let act = must_act(action, &status, &RDS, &format!("the RDS {what}"))?;
+            if act && action == Action::Pause {
+                client.stop_db_cluster().db_cluster_identifier(id).send().await.map_err(|e| api_error("stop", e))?;
+            } else if act {
+                client.start_db_cluster().db_cluster_identifier(id).send().await.map_err(|e| api_error("start", e))?;
+            }
+            return Ok(said(action, act, &what, &status, &RDS));
         }
         let id = data.rds_instance.as_deref().ok_or_else(|| {
             StageError::config(
                 "set rds_instance (or rds_cluster) in [env.NAME.data] so that the internal RDS can be paused",
             )
         })?;
-        let out = client
-            .describe_db_instances()
-            .db_instance_identifier(id)
-            .send()
-            .await
-            .map_err(|e| api_error(&format!("describe the RDS instance {id}"), e))?;
+        let what = format!("instance {id}");
+        let out = client.describe_db_instances().db_instance_identifier(id).send().await;
+        let out = out.map_err(|e| api_error(&format!("describe the RDS {what}"), e))?;
         let status = out.db_instances().first().and_then(|i| i.db_instance_status()).unwrap_or("unknown").to_string();
-        match (action, status.as_str()) {
-            (Action::Pause, "stopped" | "stopping") | (Action::Resume, "available" | "starting") => {
-                Ok(format!("instance {id} is {status} already"))
-            }
-            (Action::Pause, "available") => {
-                client.stop_db_instance().db_instance_identifier(id).send().await.map_err(|e| api_error("stop", e))?;
-                Ok(format!("instance {id} is stopping"))
-            }
-            (Action::Resume, "stopped") => {
-                client
-                    .start_db_instance()
-                    .db_instance_identifier(id)
-                    .send()
-                    .await
-                    .map_err(|e| api_error("start", e))?;
-                Ok(format!("instance {id} is starting"))
-            }
-            _ => Err(StageError::transient(format!("the RDS instance {id} is {status}: try again when it settles"))),
+        let act = must_act(action, &status, &RDS, &format!("the RDS {what}"))?;
+        if act && action == Action::Pause {
+            client.stop_db_instance().db_instance_identifier(id).send().await.map_err(|e| api_error("stop", e))?;
+        } else if act {
+            client.start_db_instance().db_instance_identifier(id).send().await.map_err(|e| api_error("start", e))?;
         }
+        Ok(said(action, act, &what, &status, &RDS))
     }
 
     /// Pauses or resumes the Redshift cluster; returns what happened.
@@ -230,29 +226,17 @@ pub mod aws {
             StageError::config("set redshift_cluster in [env.NAME.data] so that Redshift can be paused")
         })?;
         let client = aws_sdk_redshift::Client::new(config);
-        let out = client
-            .describe_clusters()
-            .cluster_identifier(id)
-            .send()
-            .await
-            .map_err(|e| api_error(&format!("describe the Redshift cluster {id}"), e))?;
+        let what = format!("cluster {id}");
+        let out = client.describe_clusters().cluster_identifier(id).send().await;
+        let out = out.map_err(|e| api_error(&format!("describe the Redshift {what}"), e))?;
         let status = out.clusters().first().and_then(|c| c.cluster_status()).unwrap_or("unknown").to_lowercase();
-        match (action, status.as_str()) {
-            (Action::Pause, "paused" | "pausing") | (Action::Resume, "available" | "resuming") => {
-                Ok(format!("cluster {id} is {status} already"))
-            }
-            (Action::Pause, "available") => {
-                client.pause_cluster().cluster_identifier(id).send().await.map_err(|e| api_error("pause", e))?;
-                Ok(format!("cluster {id} is pausing"))
-            }
-            (Action::Resume, "paused") => {
-                client.resume_cluster().cluster_identifier(id).send().await.map_err(|e| api_error("resume", e))?;
-                Ok(format!("cluster {id} is resuming"))
-            }
-            _ => {
-                Err(StageError::transient(format!("the Redshift cluster {id} is {status}: try again when it settles")))
-            }
+        let act = must_act(action, &status, &REDSHIFT, &format!("the Redshift {what}"))?;
+        if act && action == Action::Pause {
+            client.pause_cluster().cluster_identifier(id).send().await.map_err(|e| api_error("pause", e))?;
+        } else if act {
+            client.resume_cluster().cluster_identifier(id).send().await.map_err(|e| api_error("resume", e))?;
         }
+        Ok(said(action, act, &what, &status, &REDSHIFT))
     }
 
     /// Runs the stage against AWS.

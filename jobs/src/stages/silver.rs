@@ -200,18 +200,7 @@ pub async fn run(settings: &Settings) -> Outcome {
         let clock = Instant::now();
         let rules = settings.quality.get(table.name).cloned().unwrap_or_default();
         let result = conform(settings, &ctx, &lake, table, &rules, now, &mut summary).await;
-        summary.seconds = clock.elapsed().as_secs_f64();
-        if result.is_ok() {
-            tracing::info!(
-                table = table.name,
-                rows_in = summary.rows_read,
-                rows_out = summary.rows_written,
-                quarantined = summary.rows_quarantined,
-                seconds = format!("{:.2}", summary.seconds),
-                "silver"
-            );
-        }
-        outcome.record(summary, result);
+        outcome.finish(summary, clock, result, "merged");
     }
     // The original's silver tables, from the conformed tables' current rows.
     let names: Vec<&str> = crate::schema::TABLES.iter().map(|t| t.name).collect();
