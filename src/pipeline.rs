@@ -146,7 +146,7 @@ impl Pipeline<'_> {
             Runner::Lambda => (
                 Task::new(name, Lambda::invoke(self.env.lambda_function(stage)).payload(self.stage_payload(stage))),
                 lambda_service_errors(),
-                json!({"summary.$": "$.Payload"}),
+                json!({"headline.$": "$.Payload.headline", "summary.$": "$.Payload"}),
             ),
         }
     }
@@ -235,7 +235,7 @@ impl Pipeline<'_> {
         )
         .comment("After both loads: nothing reads or writes the internal RDS or Redshift any more in this run.")
         .timeout(self.env.timeout_for(stage))
-        .result_selector(json!({"summary.$": "$.Payload"}))
+        .result_selector(json!({"headline.$": "$.Payload.headline", "summary.$": "$.Payload"}))
         .result_path(format!("{STAGES}.{}", stage.name()))
         .retry(
             Retry::on(transient(lambda_service_errors()))

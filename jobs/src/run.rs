@@ -35,12 +35,15 @@ where
         Err(e) => (Outcome::failed(e), args.logical_date.clone().unwrap_or_default()),
     };
     let error = outcome.error();
+    let status = if error.is_some() { "FAILED" } else { "SUCCEEDED" };
+    let seconds = clock.elapsed().as_secs_f64();
     let summary = RunSummary {
+        headline: RunSummary::headline(stage.name(), status, seconds, &outcome.tables),
         stage: stage.name().to_string(),
         run_id: args.run_id.clone(),
         logical_date,
-        status: if error.is_some() { "FAILED" } else { "SUCCEEDED" },
-        seconds: clock.elapsed().as_secs_f64(),
+        status,
+        seconds,
         tables: outcome.tables,
         error: error.as_ref().map(StageError::error_name),
         cause: error.as_ref().map(|e| e.message.clone()),
@@ -48,12 +51,7 @@ where
     println!("{}", serde_json::to_string(&summary).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}")));
     match error {
         None => {
-            tracing::info!(
-                stage = stage.name(),
-                rows = summary.rows_written(),
-                seconds = format!("{:.2}", summary.seconds),
-                "done"
-            );
+            tracing::info!("{}", summary.headline);
             ExitCode::SUCCESS
         }
         Some(e) => {

@@ -69,6 +69,8 @@ impl TableSummary {
 /// The whole run of one stage.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunSummary {
+    /// One line for a person: what the stage did, in numbers.
+    pub headline: String,
     /// The stage.
     pub stage: String,
     /// The run id (the execution's name).
@@ -90,8 +92,63 @@ pub struct RunSummary {
 }
 
 impl RunSummary {
+    /// The headline of a stage's tables: `"<stage> SUCCEEDED in 1.2 s: 36 tables, 45,258 rows written, 3 rows
+    /// quarantined"`, naming failed tables.
+    pub fn headline(stage: &str, status: &str, seconds: f64, tables: &[TableSummary]) -> String {
+        let written: u64 = tables.iter().map(|t| t.rows_written).sum();
+        let quarantined: u64 = tables.iter().map(|t| t.rows_quarantined).sum();
+        let failed: Vec<&str> = tables.iter().filter(|t| t.error.is_some()).map(|t| t.table.as_str()).collect();
+        if stage == "pause_clusters" {
+            let notes: Vec<String> =
+                tables.iter().map(|t| format!("{}: {}", t.table, t.note.as_deref().unwrap_or("-"))).collect();
+            return format!("{stage} {status}: {}", notes.join("; "));
+        }
+        let mut line =
+            format!("{stage} {status} in {seconds:.1} s: {} tables, {} rows written", tables.len(), thousands(written));
+        if quarantined > 0 {
+            line.push_str(&format!(", {} rows quarantined", thousands(quarantined)));
+        }
+        if !failed.is_empty() {
+            line.push_str(&format!(", failed: {}", failed.join(", ")));
+        }
+        line
+    }
+
     /// Total rows written over every table.
     pub fn rows_written(&self) -> u64 {
         self.tables.iter().map(|t| t.rows_written).sum()
+    }
+}
+
+/// 45258 -> "45,258".
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headlines_read_well() {
+        let mut t = TableSummary::new("users", Layer::Silver);
+        t.rows_written = 45_258;
+        t.rows_quarantined = 3;
+        let mut f = TableSummary::new("orders", Layer::Silver);
+        f.error = Some("boom".into());
+        assert_eq!(
+            RunSummary::headline("silver_transformation", "FAILED", 1.25, &[t, f]),
+            "silver_transformation FAILED in 1.2 s: 2 tables, 45,258 rows written, 3 rows quarantined, failed: orders"
+        );
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000_000), "1,000,000");
     }
 }

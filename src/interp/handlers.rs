@@ -65,6 +65,35 @@ impl Handlers {
     }
 }
 
+/// The lines a person reads first in a pipeline notice: status, each stage's headline, what failed and how to rerun.
+fn gist(message: &Value) -> Vec<String> {
+    let mut lines = vec![format!("status: {}", message["status"].as_str().unwrap_or("?"))];
+    if let Some(stages) = message.get("stages").and_then(Value::as_object) {
+        for (name, stage) in stages {
+            match stage.get("headline").and_then(Value::as_str) {
+                Some(h) => lines.push(h.to_string()),
+                None => {
+                    // A Parallel keeps its branches' results under one key.
+                    for (_, branch) in stage.as_object().into_iter().flatten() {
+                        if let Some(h) = branch.get("headline").and_then(Value::as_str) {
+                            lines.push(h.to_string());
+                        }
+                    }
+                    if stage.get("headline").is_none() && !stage.is_object() {
+                        lines.push(format!("{name}: {stage}"));
+                    }
+                }
+            }
+        }
+    }
+    for key in ["failed_state", "error", "cause", "rerun", "redrive"] {
+        if let Some(v) = message.get(key).and_then(Value::as_str) {
+            lines.push(format!("{key}: {}", v.chars().take(400).collect::<String>()));
+        }
+    }
+    lines
+}
+
 /// The last resort: a task nothing else handles fails with a cause that says how to run it.
 pub struct Unhandled;
 
@@ -225,18 +254,20 @@ impl SnsHandler {
         }
         if !self.quiet {
             let subject = p.get("Subject").and_then(Value::as_str).unwrap_or("(no subject)");
-            // The console gets the gist; the file has the whole message.
-            const SHOWN: usize = 600;
-            let shown: String = message.chars().take(SHOWN).collect();
-            let more = if message.chars().count() > SHOWN {
-                match &self.file {
-                    Some(path) => format!(" ... ({} characters; all of it in {})", message.len(), path.display()),
-                    None => format!(" ... ({} characters)", message.len()),
+            // The console gets the gist (a pipeline notice's status, stage headlines, failure and rerun command);
+            // the file has the whole message.
+            eprintln!("notification [{}] {subject}", request.state);
+            match serde_json::from_str::<Value>(&message).ok().filter(|m| m.get("status").is_some()) {
+                Some(m) => {
+                    for line in gist(&m) {
+                        eprintln!("  {line}");
+                    }
                 }
-            } else {
-                String::new()
-            };
-            eprintln!("notification [{}] {subject}\n{shown}{more}", request.state);
+                None => eprintln!("  {}", message.chars().take(600).collect::<String>()),
+            }
+            if let Some(path) = &self.file {
+                eprintln!("  (the whole message is in {})", path.display());
+            }
         }
         Ok(serde_json::json!({"MessageId": id, "SdkHttpMetadata": {"HttpStatusCode": 200}}))
     }
