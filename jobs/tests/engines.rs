@@ -250,6 +250,20 @@ async fn loads_replace_tables_atomically_on_mariadb_and_postgres() {
     assert_eq!(count(&warehouse_db, "daily_sales_metrics").await, dwh["daily_sales_metrics"]);
     assert_eq!(count(&warehouse_db, "fact_order_items").await, dwh["fact_order_items"]);
     assert!(!internal_db.has_table("users_data__amali_new").await.unwrap(), "no staging table is left");
+    // Every value survives the load: decimals, booleans, timestamps, dates and text, on both engines.
+    let lake = w.lake();
+    for (db, layer, table) in [
+        (&internal_db, "silver", "users_data"),
+        (&internal_db, "silver", "payments_data"),
+        (&internal_db, "silver", "orders_data"),
+        (&warehouse_db, "gold", "payment_method_metrics"),
+        (&warehouse_db, "gold", "customer_lifetime_value"),
+        (&warehouse_db, "gold", "dim_date"),
+    ] {
+        let (want, got) = loaded_rows(db, &lake, layer, table).await;
+        assert_eq!(got.len(), want.len(), "{table}: rows");
+        assert_eq!(got, want, "{table}: values after the load into {}", db.describe());
+    }
     // The same Delta versions again: nothing is loaded twice.
     assert!(common::written(&w.run("rds", "r1")).values().all(|n| *n == 0));
     assert!(common::written(&w.run("write_to_rds_rs", "r1")).values().all(|n| *n == 0));
@@ -266,4 +280,36 @@ async fn loads_replace_tables_atomically_on_mariadb_and_postgres() {
         .await
         .unwrap();
     assert_eq!(audit[0][0].as_deref(), Some("2"), "one audit row per version loaded");
+}
+
+/// Every row of a loaded table, read back from `db` with the lake table's shape, as text: equal to the lake's rows
+/// when every type (decimals, booleans, timestamps, dates, text) survived the load.
+async fn loaded_rows(
+    db: &Database,
+    lake: &amali_jobs::lake::Lake,
+    layer: &str,
+    table: &str,
+) -> (Vec<String>, Vec<String>) {
+    let t = lake.open(layer, table).await.unwrap().unwrap();
+    let lake_batches = amali_jobs::lake::read_all(&t).await.unwrap();
+    let shape = amali_jobs::stages::load::shape_of(table, &lake_batches[0].schema()).unwrap();
+    let canonical: Vec<_> = lake_batches
+        .iter()
+        .map(|b| {
+            let schema = std::sync::Arc::new(shape.arrow_schema());
+            let cols = b
+                .columns()
+                .iter()
+                .zip(schema.fields())
+                .map(|(c, f)| deltalake::arrow::compute::cast(c, f.data_type()).unwrap())
+                .collect();
+            deltalake::arrow::array::RecordBatch::try_new(schema, cols).unwrap()
+        })
+        .collect();
+    let mut back = db.read(&shape, table, None, 10_000);
+    let mut loaded = Vec::new();
+    while let Some(b) = back.recv().await {
+        loaded.push(b.unwrap());
+    }
+    (common::rows_text(&canonical, &[]), common::rows_text(&loaded, &[]))
 }
