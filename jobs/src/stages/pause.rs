@@ -74,7 +74,12 @@ pub fn run_local(settings: &Settings, action: Action, targets: &[Cluster]) -> Ou
         let mut summary = TableSummary::new(name, layer);
         let result = match Target::parse(url, &settings.workdir) {
             Ok(Target::Sqlite(path)) => {
-                let verb = if action == Action::Pause { "stop" } else { "start" };
+                let verb = match (action, target) {
+                    (Action::Pause, Cluster::InternalRds) => "stop",
+                    (Action::Pause, Cluster::Redshift) => "pause",
+                    (Action::Resume, Cluster::InternalRds) => "start",
+                    (Action::Resume, Cluster::Redshift) => "resume",
+                };
                 summary.note = Some(if action == Action::Pause && !others.is_empty() {
                     format!("not paused: run {} is still running and needs it", others.join(", "))
                 } else {
