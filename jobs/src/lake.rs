@@ -6,7 +6,7 @@
 //! repeated. delta-rs records the `txn` but does not skip a replay by itself, so the check is here.
 //! On S3, commits use S3's conditional put (If-None-Match), so two writers can never both create one version.
 
-use std::sync::{Arc, Once};
+use std::sync::Once;
 
 use deltalake::DeltaTable;
 use deltalake::arrow::array::RecordBatch;
@@ -188,6 +188,3 @@ pub async fn read_all(table: &DeltaTable) -> Result<Vec<RecordBatch>> {
     let df = ctx.sql("SELECT * FROM t").await.map_err(|e| StageError::internal(e.to_string()))?;
     df.collect().await.map_err(|e| StageError::internal(e.to_string()))
 }
-
-/// A schema shared by reference.
-pub type SchemaRef = Arc<Schema>;

@@ -305,7 +305,7 @@ async fn conform(
         summary.delta_version = existing.as_ref().and_then(|t| t.version()).map(|v| v as i64);
         if existing.is_none() {
             // The table exists from the first run on, empty if its source is.
-            let schema = silver_schema(&bronze_schema_arrow(table, &columns));
+            let schema = silver_schema(&conformed_schema(&columns));
             let t = lake.open_or_create(SILVER, name, &schema, &[]).await?;
             summary.delta_version = t.version().map(|v| v as i64);
         }
@@ -527,7 +527,8 @@ fn silver_schema(incoming: &Schema) -> Schema {
     Schema::new(fields)
 }
 
-fn bronze_schema_arrow(_table: &Table, columns: &[&crate::schema::Column]) -> Schema {
+/// The schema of the conformed rows: the table's columns bronze has, then `_ingested_at`.
+fn conformed_schema(columns: &[&crate::schema::Column]) -> Schema {
     let mut fields: Vec<Field> = columns.iter().map(|c| c.field().with_nullable(true)).collect();
     fields.push(Field::new("_ingested_at", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), true));
     Schema::new(fields)
