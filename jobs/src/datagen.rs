@@ -18,6 +18,7 @@
 //! A change batch (`--changes PCT`) updates PCT % of the rows of every table with an `updated_at` (a newer
 //! `updated_at` and a changed value), inserts PCT % new rows, and inserts some rows "late": with an `updated_at`
 //! just below the table's current maximum, as a transaction that committed after the last extraction would.
+//! Append-only tables (an `id` key, no `updated_at`: orders, order_items, payments, ...) get PCT % new rows.
 
 use std::hash::{Hash, Hasher};
 
@@ -149,7 +150,7 @@ fn row(
     shape: &Shape,
     i: u64,
     first_id: i64,
-    sizes: &dyn Fn(&str) -> u64,
+    parents: &dyn Fn(&str) -> (u64, u64),
     rng: &mut SmallRng,
 ) -> Vec<Option<Scalar>> {
     let id = first_id + i as i64;
@@ -164,7 +165,8 @@ fn row(
         let v = if c.name == "id" && in_key {
             Some(Scalar::Int(id))
         } else if let Some(p) = parent(table, c.name) {
-            let n = sizes(p).max(1);
+            let (low, n) = parents(p);
+            let n = n.max(1);
             let v = if composite && in_key {
                 let v = radix_rest % n + 1;
                 radix_rest /= n;
@@ -172,7 +174,7 @@ fn row(
             } else if rng.gen_bool(0.005) {
                 (n + 1 + rng.gen_range(0..1000)) as i64 // orphan
             } else {
-                rng.gen_range(1..=n) as i64
+                rng.gen_range(low.clamp(1, n)..=n) as i64
             };
             Some(Scalar::Int(v))
         } else {
@@ -240,13 +242,14 @@ fn row(
 }
 
 /// Streams generated rows of `table` with the ids of `ids` into `db`, after `before`, in one transaction; the
-/// random stream is keyed by `(seed, salt)`.
+/// random stream is keyed by `(seed, salt)`. Foreign keys to table `p` are drawn from `parents[p]` (first and
+/// last id; `1..=1` when absent).
 async fn load(
     db: &Database,
     table: &'static Table,
     ids: std::ops::Range<i64>,
     (seed, salt): (u64, u64),
-    sizes: std::collections::HashMap<&'static str, u64>,
+    parents: std::collections::HashMap<&'static str, (u64, u64)>,
     before: Vec<Stmt>,
 ) -> Result<u64> {
     let (first_id, count) = (ids.start, (ids.end - ids.start).max(0) as u64);
@@ -255,7 +258,7 @@ async fn load(
     let gen_shape = shape.clone();
     let producer = tokio::task::spawn_blocking(move || {
         let mut rng = seeded(seed, table.name, salt);
-        let lookup = |t: &str| sizes.get(t).copied().unwrap_or(1);
+        let lookup = |t: &str| parents.get(t).copied().unwrap_or((1, 1));
         let mut builder = RowsBuilder::new(&gen_shape.columns);
         for i in 0..count {
             let values = row(table, &gen_shape, i, first_id, &lookup, &mut rng);
@@ -297,7 +300,8 @@ pub async fn generate(db: &Database, scale: f64, seed: u64) -> Result<Vec<GenRep
             count = count.min(combos);
         }
         let before = vec![Stmt::new(format!("DELETE FROM {}", db.quote(table.name)), vec![])];
-        let inserted = load(db, table, 1..1 + count as i64, (seed, 0), sizes.clone(), before).await?;
+        let parents = sizes.iter().map(|(t, n)| (*t, (1, *n))).collect();
+        let inserted = load(db, table, 1..1 + count as i64, (seed, 0), parents, before).await?;
         tracing::info!(table = table.name, rows = inserted, "generated");
         report.push(GenReport { table: table.name.to_string(), inserted, updated: 0 });
     }
@@ -315,15 +319,39 @@ pub async fn changes(db: &Database, pct: f64, seed: u64) -> Result<Vec<GenReport
         let n = db.query(&Stmt::new(format!("SELECT count(*) FROM {}", db.quote(t.name)), vec![])).await?;
         sizes.insert(t.name, n.first().and_then(|r| r[0].as_deref()).and_then(|v| v.parse().ok()).unwrap_or(0u64));
     }
+    // New rows of an append-only table refer to the new rows of its append-only parents (new order items belong to
+    // new orders), as they do in the app; other parents are drawn from all their rows.
+    let mut parents: std::collections::HashMap<&'static str, (u64, u64)> =
+        sizes.iter().map(|(t, n)| (*t, (1, *n))).collect();
+    for t in schema::TABLES.iter().filter(|t| t.primary_key == ["id"] && t.column("updated_at").is_none()) {
+        let inserts = ((sizes[t.name] as f64 * pct / 100.0).round() as u64).max(1);
+        let max =
+            db.query(&Stmt::new(format!("SELECT max({}) FROM {}", db.quote("id"), db.quote(t.name)), vec![])).await?;
+        if let Some(max_id) = max.first().and_then(|r| r[0].as_deref()).and_then(|v| v.parse::<u64>().ok()) {
+            parents.insert(t.name, (max_id + 1, max_id + inserts));
+        }
+    }
     let mut report = Vec::new();
     let per_10k = (pct * 100.0).round() as i64;
     let salt = seed.wrapping_mul(7919) % 10_000;
     for table in schema::TABLES {
         let stamped = table.column("updated_at").is_some_and(|c| matches!(c.ty, Type::DateTime | Type::Timestamp));
-        if !stamped || table.primary_key != ["id"] {
+        if table.primary_key != ["id"] {
             continue;
         }
         let q = |n: &str| db.quote(n);
+        let inserts = ((sizes[table.name] as f64 * pct / 100.0).round() as u64).max(1);
+        if !stamped {
+            // Append-only tables (orders, order_items, payments, ...): new rows only, after the current ids.
+            let max = db.query(&Stmt::new(format!("SELECT max({}) FROM {}", q("id"), q(table.name)), vec![])).await?;
+            let Some(max_id) = max.first().and_then(|r| r[0].as_deref()).and_then(|t| t.parse::<i64>().ok()) else {
+                continue;
+            };
+            let range = max_id + 1..max_id + 1 + inserts as i64;
+            let inserted = load(db, table, range, (seed, max_id as u64), parents.clone(), vec![]).await?;
+            report.push(GenReport { table: table.name.to_string(), inserted, updated: 0 });
+            continue;
+        }
         let max = db
             .query(&Stmt::new(
                 format!("SELECT max({}), max({}) FROM {}", q("updated_at"), q("id"), q(table.name)),
@@ -374,9 +402,8 @@ pub async fn changes(db: &Database, pct: f64, seed: u64) -> Result<Vec<GenReport
             db.query(&Stmt::new(format!("SELECT count(*) FROM {} WHERE {pick}", q(table.name)), vec![])).await?;
         let updated = picked.first().and_then(|r| r[0].as_deref()).and_then(|v| v.parse().ok()).unwrap_or(0u64);
         db.execute(&stmts).await?;
-        let inserts = ((sizes[table.name] as f64 * pct / 100.0).round() as u64).max(1);
         let inserted =
-            load(db, table, max_id + 1..max_id + 1 + inserts as i64, (seed, max_id as u64), sizes.clone(), vec![])
+            load(db, table, max_id + 1..max_id + 1 + inserts as i64, (seed, max_id as u64), parents.clone(), vec![])
                 .await?;
         // Late rows: committed after the last read, stamped just below the newest updated_at.
         let late_ids = format!("{} > {} AND {} % 10 = 0", q("id"), max_id, q("id"));
@@ -403,7 +430,7 @@ mod tests {
     fn rows_are_deterministic_for_a_seed() {
         let t = schema::table("order_items").unwrap();
         let shape = Shape::of(t);
-        let sizes = |_: &str| 100u64;
+        let sizes = |_: &str| (1u64, 100u64);
         let a: Vec<_> = (0..50).map(|i| row(t, &shape, i, 1, &sizes, &mut seeded(7, t.name, i))).collect();
         let b: Vec<_> = (0..50).map(|i| row(t, &shape, i, 1, &sizes, &mut seeded(7, t.name, i))).collect();
         assert_eq!(a, b);
@@ -415,7 +442,7 @@ mod tests {
     fn composite_keys_never_collide() {
         let t = schema::table("product_category").unwrap();
         let shape = Shape::of(t);
-        let sizes = |n: &str| if n == "products" { 7 } else { 3 };
+        let sizes = |n: &str| if n == "products" { (1, 7) } else { (1, 3) };
         let mut rng = seeded(1, t.name, 0);
         let keys: std::collections::HashSet<_> =
             (0..21).map(|i| row(t, &shape, i, 1, &sizes, &mut rng)[..2].to_vec()).map(|k| format!("{k:?}")).collect();

@@ -11,8 +11,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use deltalake::DeltaTable;
+use deltalake::arrow::array::{Array, ArrayRef, BooleanArray, Int64Array, RecordBatch, new_null_array};
+use deltalake::arrow::datatypes::{DataType, Field, Schema};
+use deltalake::datafusion::datasource::MemTable;
 use deltalake::datafusion::prelude::SessionContext;
 use deltalake::kernel::transaction::CommitProperties;
+use deltalake::operations::optimize::OptimizeType;
 use deltalake::protocol::SaveMode;
 use futures::TryStreamExt;
 
@@ -68,14 +72,44 @@ pub static GOLD_MODELS: &[Model] = &[
 ];
 
 impl Model {
-    /// The definition: the header comment's text.
+    /// The definition: the header comment's text, without the build directives.
     pub fn definition(&self) -> String {
-        self.sql
-            .lines()
-            .take_while(|l| l.starts_with("--"))
-            .map(|l| l.trim_start_matches("--").trim())
-            .collect::<Vec<_>>()
-            .join(" ")
+        self.header().filter(|l| directive(l).is_none()).collect::<Vec<_>>().join(" ")
+    }
+
+    fn header(&self) -> impl Iterator<Item = &'static str> {
+        self.sql.lines().take_while(|l| l.starts_with("--")).map(|l| l.trim_start_matches("--").trim())
+    }
+
+    fn directive(&self, name: &str) -> Option<&'static str> {
+        self.header().filter_map(directive).find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+
+    fn list(&self, name: &str) -> Vec<String> {
+        self.directive(name)
+            .map(|v| v.split(',').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect())
+            .unwrap_or_default()
+    }
+
+    /// How the model is updated when few of its input rows changed (`-- incremental:` and `-- grain:`).
+    pub fn incremental(&self) -> Option<Incremental> {
+        let (key, inputs) = self.directive("incremental")?.split_once("<-")?;
+        let inputs = inputs
+            .split(',')
+            .filter_map(|i| i.trim().split_once('.'))
+            .map(|(t, c)| (t.trim().to_string(), c.trim().to_string()))
+            .collect();
+        Some(Incremental { key: key.trim().to_string(), inputs, grain: self.list("grain") })
+    }
+
+    /// The partition columns of its table (`-- partition_by:`), business dates.
+    pub fn partition_by(&self) -> Vec<String> {
+        self.list("partition_by")
+    }
+
+    /// The columns its files are Z-ordered by when they are compacted (`-- zorder_by:`).
+    pub fn zorder_by(&self) -> Vec<String> {
+        self.list("zorder_by")
     }
 
     /// The SQL for a run on `logical_date` (YYYY-MM-DD, checked by the settings).
@@ -84,7 +118,49 @@ impl Model {
     }
 }
 
+/// The build directives a model's header may hold (`-- name: value`).
+const DIRECTIVES: &[&str] = &["incremental", "grain", "partition_by", "zorder_by"];
+
+fn directive(line: &str) -> Option<(&str, &str)> {
+    let (name, value) = line.split_once(':')?;
+    DIRECTIVES.contains(&name.trim()).then(|| (name.trim(), value.trim()))
+}
+
+/// An incremental model: its rows are grouped by `key`, and the rows of key `k` are computed from the rows of each
+/// input of `inputs` whose column equals `k` (and from the whole of every other input it reads). When few input
+/// rows changed, only the keys they touch (before and after the change) are recomputed and MERGEd into the table
+/// on the `grain`; a change to an input read whole rebuilds the table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incremental {
+    /// The output column the rows are grouped by.
+    pub key: String,
+    /// The inputs read by key: (table, the column holding the key).
+    pub inputs: Vec<(String, String)>,
+    /// The output columns that identify a row (the key among them).
+    pub grain: Vec<String>,
+}
+
+/// Commit metadata: the fingerprint of what a build read.
 const META_INPUTS: &str = "amali.inputs";
+/// Commit metadata: what an incremental build needs to know of the last build (see [`State`]).
+const META_STATE: &str = "amali.state";
+/// Above this share of the table's keys, recomputing the affected keys costs more than a rebuild.
+const MAX_AFFECTED_SHARE: f64 = 0.25;
+/// Up to this many affected keys a merge is always cheap, whatever the share.
+const MIN_KEYS_TO_WEIGH: usize = 10_000;
+
+/// What a model's last build read: the versions of its inputs and the newest `_ingested_at` of the inputs it
+/// reads by key.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct State {
+    sql: String,
+    versions: BTreeMap<String, i64>,
+    watermarks: BTreeMap<String, i64>,
+    /// The version of the table's last full rebuild: a model reading this one by key rebuilds after it (a rebuild
+    /// can change rows without a newer `_ingested_at`, e.g. when the model's SQL changed).
+    #[serde(default)]
+    rebuilt: i64,
+}
 
 /// Registers each existing table of `layer` named in `names` under its name; returns name -> version.
 pub async fn register_layer(
@@ -106,9 +182,9 @@ pub async fn register_layer(
     Ok(versions)
 }
 
-fn fingerprint(model: &Model, logical_date: &str, inputs: &BTreeMap<String, i64>) -> String {
+fn hash_of(value: impl Hash) -> String {
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    (model.sql, logical_date, inputs).hash(&mut h);
+    value.hash(&mut h);
     format!("{:016x}", h.finish())
 }
 
@@ -117,20 +193,47 @@ async fn last_commit_info(table: &DeltaTable) -> Result<serde_json::Map<String, 
     Ok(commits.into_iter().next().map(|c| c.info.into_iter().collect()).unwrap_or_default())
 }
 
-/// The tables `sql` reads that are not registered in `ctx`.
-fn missing_inputs(ctx: &SessionContext, sql: &str) -> Vec<String> {
+/// The tables `sql` reads (sorted, once each).
+fn references(ctx: &SessionContext, sql: &str) -> Vec<String> {
     let state = ctx.state();
     let dialect = state.config().options().sql_parser.dialect;
     let Ok(statement) = state.sql_to_statement(sql, &dialect) else { return Vec::new() };
     let Ok(references) = state.resolve_table_references(&statement) else { return Vec::new() };
-    let mut missing: Vec<String> = references
-        .into_iter()
-        .filter(|r| !ctx.table_exist(r.clone()).unwrap_or(true))
-        .map(|r| r.table().to_string())
-        .collect();
-    missing.sort();
-    missing.dedup();
-    missing
+    let mut names: Vec<String> = references.into_iter().map(|r| r.table().to_string()).collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// The primary key of a lake table a model may read: a source table's, or a data product's grain.
+fn row_key(table: &str) -> Option<Vec<String>> {
+    if let Some(t) = crate::schema::table(table) {
+        return Some(t.primary_key.iter().map(|k| k.to_string()).collect());
+    }
+    let grain = SILVER_MODELS.iter().find(|m| m.name == table)?.incremental()?.grain;
+    (!grain.is_empty()).then_some(grain)
+}
+
+fn df_err(context: &str) -> impl Fn(deltalake::datafusion::error::DataFusionError) -> StageError + '_ {
+    move |e| StageError::internal(format!("{context}: {e}"))
+}
+
+async fn collect(ctx: &SessionContext, sql: &str, context: &str) -> Result<Vec<RecordBatch>> {
+    ctx.sql(sql).await.map_err(df_err(context))?.collect().await.map_err(df_err(context))
+}
+
+async fn scalar_i64(ctx: &SessionContext, sql: &str, context: &str) -> Result<Option<i64>> {
+    let batches = collect(ctx, sql, context).await?;
+    Ok(batches.iter().find(|b| b.num_rows() > 0).and_then(|b| {
+        let c = deltalake::arrow::compute::cast(b.column(0), &DataType::Int64).ok()?;
+        let a = c.as_any().downcast_ref::<Int64Array>()?;
+        (!a.is_null(0)).then(|| a.value(0))
+    }))
+}
+
+/// `_ingested_at` after `micros` (a literal DataFusion folds, so file statistics can skip older files).
+pub fn ingested_after(micros: i64) -> String {
+    format!("_ingested_at > arrow_cast({micros}, 'Timestamp(Microsecond, Some(\"UTC\"))')")
 }
 
 /// Builds `models` into `layer`, each after the tables it can read are registered in `ctx`. A model that fails
@@ -148,84 +251,472 @@ pub async fn build(
     for model in models {
         let mut summary = TableSummary::new(model.name, if layer == "gold" { Layer::Gold } else { Layer::Silver });
         let clock = Instant::now();
-        let result = build_one(ctx, lake, layer, model, inputs, run_id, logical_date, &mut summary).await;
+        let job = Build { ctx, lake, layer, model, run_id, logical_date };
+        let result = job.run(inputs, &mut summary).await;
         outcome.finish(summary, clock, result, "built");
     }
     outcome
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn build_one(
-    ctx: &SessionContext,
-    lake: &Lake,
-    layer: &str,
-    model: &Model,
-    inputs: &BTreeMap<String, i64>,
-    run_id: &str,
-    logical_date: &str,
-    summary: &mut TableSummary,
-) -> Result<()> {
-    let print = fingerprint(model, logical_date, inputs);
-    let existing = lake.open(layer, model.name).await?;
-    if let Some(t) = &existing
-        && last_commit_info(t).await?.get(META_INPUTS).and_then(|v| v.as_str()) == Some(print.as_str())
-    {
-        summary.delta_version = t.version().map(|v| v as i64);
-        summary.note = Some("inputs unchanged since the last build".into());
-        return Ok(());
-    }
-    let sql = model.render(logical_date);
-    let missing = missing_inputs(ctx, &sql);
-    if !missing.is_empty() {
-        // A model over tables this environment does not copy (extract.tables) cannot be built; say so, do not fail.
-        summary.note = Some(format!("not built: it reads {}, which the lake does not have", missing.join(", ")));
-        tracing::warn!(table = model.name, missing = %missing.join(", "), "model skipped");
-        return Ok(());
-    }
-    let df = ctx
-        .sql(&sql)
-        .await
-        .map_err(|e| StageError::data(format!("model {}: {e} (jobs/models/{layer}/{}.sql)", model.name, model.name)))?;
-    let schema: deltalake::arrow::datatypes::Schema = df.schema().as_arrow().clone();
-    lake::check_columns(&schema, model.name)?;
-    let table = match existing {
-        Some(t) => t,
-        None => {
-            let uri = lake.uri(layer, model.name);
-            if !uri.contains("://") {
-                std::fs::create_dir_all(&uri).map_err(|e| StageError::config(format!("cannot create {uri}: {e}")))?;
-            }
-            let url = deltalake::ensure_table_uri(&uri).map_err(|e| from_delta(&format!("open {uri}"), e))?;
-            deltalake::DeltaTableBuilder::from_url(url)
-                .and_then(|b| b.build())
-                .map_err(|e| from_delta(&format!("open {uri}"), e))?
+/// One model's build.
+struct Build<'a> {
+    ctx: &'a SessionContext,
+    lake: &'a Lake,
+    layer: &'a str,
+    model: &'a Model,
+    run_id: &'a str,
+    logical_date: &'a str,
+}
+
+impl Build<'_> {
+    async fn run(&self, inputs: &BTreeMap<String, i64>, summary: &mut TableSummary) -> Result<()> {
+        let model = self.model;
+        let sql = model.render(self.logical_date);
+        let reads = references(self.ctx, &sql);
+        let missing: Vec<&String> =
+            reads.iter().filter(|r| !self.ctx.table_exist(r.as_str()).unwrap_or(true)).collect();
+        if !missing.is_empty() {
+            // A model over tables this environment does not copy (extract.tables) cannot be built; say so, do not fail.
+            let list = missing.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ");
+            summary.note = Some(format!("not built: it reads {list}, which the lake does not have"));
+            tracing::warn!(table = model.name, missing = %list, "model skipped");
+            return Ok(());
         }
-    };
-    let properties = CommitProperties::default().with_metadata([
-        (META_INPUTS.to_string(), serde_json::json!(print)),
-        (lake::META_RUN_ID.to_string(), serde_json::json!(run_id)),
-        ("amali.logical_date".to_string(), serde_json::json!(logical_date)),
-    ]);
-    let written = table
-        .write(Vec::new())
-        .with_input_plan(df.logical_plan().clone())
-        .with_session_state(Arc::new(ctx.state()))
-        .with_save_mode(SaveMode::Overwrite)
-        .with_schema_mode(deltalake::operations::write::SchemaMode::Overwrite)
-        .with_table_name(model.name)
-        .with_description(model.definition())
-        .with_commit_properties(properties)
-        .await
-        .map_err(|e| from_delta(&format!("write {layer}/{}", model.name), e))?;
-    let info = last_commit_info(&written).await?;
-    let rows = info
-        .get("operationMetrics")
-        .and_then(|m| m.get("num_added_rows"))
-        .and_then(|n| n.as_u64().or_else(|| n.as_str().and_then(|s| s.parse().ok())))
-        .unwrap_or(0);
-    summary.rows_written = rows;
-    summary.delta_version = written.version().map(|v| v as i64);
-    Ok(())
+        // The versions of what it reads (every input lives in the silver layer).
+        let versions: BTreeMap<String, i64> = reads
+            .iter()
+            .map(|r| (r.clone(), inputs.iter().find(|(k, _)| k.rsplit('/').next() == Some(r)).map_or(-1, |(_, v)| *v)))
+            .collect();
+        let sql_hash = hash_of((model.sql, self.logical_date));
+        let print = hash_of((model.sql, self.logical_date, &versions));
+        let existing = self.lake.open(self.layer, model.name).await?;
+        let last = match &existing {
+            Some(t) => last_commit_info(t).await?,
+            None => Default::default(),
+        };
+        if existing.is_some() && last.get(META_INPUTS).and_then(|v| v.as_str()) == Some(print.as_str()) {
+            summary.delta_version = existing.as_ref().and_then(|t| t.version()).map(|v| v as i64);
+            summary.note = Some("inputs unchanged since the last build".into());
+            return Ok(());
+        }
+        let state: Option<State> =
+            last.get(META_STATE).and_then(|v| v.as_str()).and_then(|s| serde_json::from_str(s).ok());
+        let incremental = model.incremental();
+        let watermarks = match &incremental {
+            Some(_) => self.watermarks(&reads).await?,
+            None => BTreeMap::new(),
+        };
+        let mut new_state = State { sql: sql_hash.clone(), versions: versions.clone(), watermarks, rebuilt: 0 };
+        if let (Some(inc), Some(table), Some(old)) = (&incremental, existing.clone(), state)
+            && old.sql == sql_hash
+            && let Some(plan) = self.affected(inc, &old, &versions, &table).await?
+        {
+            new_state.rebuilt = old.rebuilt;
+            return self.merge(inc, table, plan, &sql, &print, &new_state, summary).await;
+        }
+        // An overwrite commits the next version (0 for a new table).
+        new_state.rebuilt = existing.as_ref().and_then(|t| t.version()).map_or(0, |v| v as i64 + 1);
+        self.rebuild(existing, &sql, &print, &new_state, summary).await
+    }
+
+    /// The newest `_ingested_at` of each input (absent when an input has no such column; `i64::MIN` when empty).
+    async fn watermarks(&self, reads: &[String]) -> Result<BTreeMap<String, i64>> {
+        let mut out = BTreeMap::new();
+        for table in reads {
+            let has = self
+                .ctx
+                .table_provider(table.as_str())
+                .await
+                .map(|p| p.schema().field_with_name("_ingested_at").is_ok())
+                .unwrap_or(false);
+            if has {
+                let newest = scalar_i64(
+                    self.ctx,
+                    &format!("SELECT CAST(max(_ingested_at) AS BIGINT) FROM {table}"),
+                    "watermark",
+                )
+                .await?;
+                // An empty table: every row it gets later is newer.
+                out.insert(table.clone(), newest.unwrap_or(i64::MIN));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The keys whose rows may have changed since the last build (`None`: rebuild instead).
+    async fn affected(
+        &self,
+        inc: &Incremental,
+        old: &State,
+        versions: &BTreeMap<String, i64>,
+        table: &DeltaTable,
+    ) -> Result<Option<Vec<RecordBatch>>> {
+        // An input read whole whose rows changed, or an input the last build did not read: rebuild. (Silver
+        // never deletes a row and stamps every row it changes with a newer `_ingested_at`, so a new version without
+        // newer rows, e.g. the overlap of an extraction merged again unchanged, changes nothing.)
+        for (name, version) in versions {
+            if inc.inputs.iter().any(|(t, _)| t == name) || old.versions.get(name) == Some(version) {
+                continue;
+            }
+            let Some(mark) = old.watermarks.get(name) else { return Ok(None) };
+            let newer = scalar_i64(
+                self.ctx,
+                &format!("SELECT count(*) FROM {name} WHERE {}", ingested_after(*mark)),
+                "changes",
+            )
+            .await?;
+            if newer != Some(0) || self.rebuilt_since(name, old).await? {
+                return Ok(None);
+            }
+        }
+        let mut parts = Vec::new();
+        for (name, column) in &inc.inputs {
+            let (Some(version), Some(mark)) = (versions.get(name), old.watermarks.get(name)) else { return Ok(None) };
+            if old.versions.get(name) == Some(version) {
+                continue;
+            }
+            let Some(pk) = row_key(name) else { return Ok(None) };
+            if self.rebuilt_since(name, old).await? {
+                return Ok(None);
+            }
+            // The rows that changed, and what their key was before (a row that moved to another key leaves the
+            // old one changed too).
+            let changed = format!("__changed_{name}");
+            let df = self
+                .ctx
+                .sql(&format!("SELECT {}, {column} AS k FROM {name} WHERE {}", pk.join(", "), ingested_after(*mark)))
+                .await
+                .map_err(df_err("changed rows"))?;
+            let _ = self.ctx.deregister_table(changed.as_str());
+            let rows = df.collect().await.map_err(df_err("changed rows"))?;
+            let schema = rows.first().map(|b| b.schema()).unwrap_or_else(|| Arc::new(Schema::empty()));
+            if rows.iter().all(|b| b.num_rows() == 0) {
+                continue;
+            }
+            let mem = MemTable::try_new(schema, vec![rows]).map_err(df_err("changed rows"))?;
+            self.ctx.register_table(changed.as_str(), Arc::new(mem)).map_err(df_err("changed rows"))?;
+            parts.push(format!("SELECT k FROM {changed}"));
+            if let Some(before) = old.versions.get(name)
+                && *before >= 0
+                && let Some(mut previous) = self.lake.open(self.layer_of(name), name).await?
+            {
+                previous.load_version(*before as u64).await.map_err(|e| from_delta("time travel", e))?;
+                let alias = format!("__before_{name}");
+                let provider = previous.table_provider().await.map_err(df_err("time travel"))?;
+                let _ = self.ctx.deregister_table(alias.as_str());
+                self.ctx.register_table(alias.as_str(), provider).map_err(df_err("time travel"))?;
+                let on = pk.iter().map(|k| format!("b.{k} = c.{k}")).collect::<Vec<_>>().join(" AND ");
+                parts.push(format!("SELECT b.{column} AS k FROM {alias} b JOIN {changed} c ON {on}"));
+            }
+        }
+        if parts.is_empty() {
+            return Ok(Some(Vec::new()));
+        }
+        let keys =
+            collect(self.ctx, &format!("SELECT DISTINCT k FROM ({})", parts.join(" UNION ALL ")), "affected keys")
+                .await?;
+        let affected: usize = keys.iter().map(|b| b.num_rows()).sum();
+        let provider = table.table_provider().await.map_err(df_err("scan"))?;
+        let _ = self.ctx.deregister_table("__target");
+        self.ctx.register_table("__target", provider).map_err(df_err("scan"))?;
+        let total = scalar_i64(self.ctx, &format!("SELECT count(DISTINCT {}) FROM __target", inc.key), "key count")
+            .await?
+            .unwrap_or(0);
+        if affected > MIN_KEYS_TO_WEIGH && affected as f64 > MAX_AFFECTED_SHARE * total as f64 {
+            return Ok(None);
+        }
+        Ok(Some(keys))
+    }
+
+    /// Whether `name`, a data product, was rebuilt since the last build read it: its rows may then differ without
+    /// a newer `_ingested_at` (its SQL changed, or an input it reads whole did).
+    async fn rebuilt_since(&self, name: &str, old: &State) -> Result<bool> {
+        if !SILVER_MODELS.iter().any(|m| m.name == name) {
+            return Ok(false);
+        }
+        let Some(input) = self.lake.open(self.layer_of(name), name).await? else { return Ok(true) };
+        let info = last_commit_info(&input).await?;
+        let state: Option<State> =
+            info.get(META_STATE).and_then(|v| v.as_str()).and_then(|s| serde_json::from_str(s).ok());
+        Ok(state.is_none_or(|s| s.rebuilt > old.versions.get(name).copied().unwrap_or(-1)))
+    }
+
+    fn layer_of(&self, _name: &str) -> &str {
+        crate::stages::silver::SILVER
+    }
+
+    /// Recomputes the rows of the affected keys and MERGEs them on the grain: changed rows updated, new ones
+    /// inserted, rows of those keys that are gone deleted; one commit.
+    #[allow(clippy::too_many_arguments)]
+    async fn merge(
+        &self,
+        inc: &Incremental,
+        table: DeltaTable,
+        keys: Vec<RecordBatch>,
+        sql: &str,
+        print: &str,
+        state: &State,
+        summary: &mut TableSummary,
+    ) -> Result<()> {
+        let name = self.model.name;
+        let affected: usize = keys.iter().map(|b| b.num_rows()).sum();
+        if affected == 0 {
+            summary.delta_version = table.version().map(|v| v as i64);
+            summary.note = Some("no input row that it reads by key changed".into());
+            return Ok(());
+        }
+        // NULL is a key like the others (an aggregate has a NULL group), compared with IS NULL.
+        let has_null = keys.iter().any(|b| b.column(0).null_count() > 0);
+        let in_keys = |column: &str| {
+            let listed = format!("{column} IN (SELECT k FROM __affected WHERE k IS NOT NULL)");
+            if has_null { format!("({listed} OR {column} IS NULL)") } else { listed }
+        };
+        // The model over the affected keys only: inputs read by key are filtered to those keys.
+        let sub: SessionContext = deltalake::delta_datafusion::create_session().into();
+        let mem = MemTable::try_new(keys[0].schema(), vec![keys]).map_err(df_err("affected keys"))?;
+        sub.register_table("__affected", Arc::new(mem)).map_err(df_err("affected keys"))?;
+        for read in references(self.ctx, sql) {
+            let provider = self.ctx.table_provider(read.as_str()).await.map_err(df_err("inputs"))?;
+            match inc.inputs.iter().find(|(t, _)| *t == read) {
+                Some((_, column)) => {
+                    let whole = format!("__all_{read}");
+                    sub.register_table(whole.as_str(), provider).map_err(df_err("inputs"))?;
+                    let view = sub
+                        .sql(&format!("SELECT * FROM {whole} WHERE {}", in_keys(column)))
+                        .await
+                        .map_err(df_err("inputs"))?;
+                    sub.register_table(read.as_str(), view.into_view()).map_err(df_err("inputs"))?;
+                }
+                None => {
+                    sub.register_table(read.as_str(), provider).map_err(df_err("inputs"))?;
+                }
+            }
+        }
+        let fresh = sub.sql(sql).await.map_err(|e| self.sql_error(e))?;
+        let schema: Schema = fresh.schema().as_arrow().clone();
+        lake::check_columns(&schema, name)?;
+        let fresh = fresh.collect().await.map_err(|e| self.sql_error(e))?;
+        let recomputed: usize = fresh.iter().map(|b| b.num_rows()).sum();
+        let schema = Arc::new(schema);
+        sub.register_table(
+            "__new",
+            Arc::new(MemTable::try_new(schema.clone(), vec![fresh.clone()]).map_err(df_err("rows"))?),
+        )
+        .map_err(df_err("rows"))?;
+        let provider = table.table_provider().await.map_err(df_err("scan"))?;
+        sub.register_table("__target", provider).map_err(df_err("scan"))?;
+        // Rows of the affected keys that the model no longer gives: deleted by the merge.
+        let identity: Vec<String> = self.identity(inc);
+        let same =
+            identity.iter().map(|c| format!("{} = {}", null_safe("n", c), null_safe("t", c))).collect::<Vec<_>>();
+        let stale = collect(
+            &sub,
+            &format!(
+                "SELECT {cols} FROM __target t WHERE {keyed} AND NOT EXISTS (SELECT 1 FROM __new n WHERE {same})",
+                cols = identity.iter().map(|c| format!("t.{c}")).collect::<Vec<_>>().join(", "),
+                keyed = in_keys(&format!("t.{}", inc.key)),
+                same = same.join(" AND ")
+            ),
+            "stale rows",
+        )
+        .await?;
+        let stale_rows: usize = stale.iter().map(|b| b.num_rows()).sum();
+        if recomputed == 0 && stale_rows == 0 {
+            summary.delta_version = table.version().map(|v| v as i64);
+            summary.note = Some(format!("{affected} changed keys, no row of the table changed"));
+            return Ok(());
+        }
+        let mut source = Vec::new();
+        let flagged = Arc::new(Schema::new(
+            schema
+                .fields()
+                .iter()
+                .cloned()
+                .chain([Arc::new(Field::new("__delete", DataType::Boolean, false))])
+                .collect::<Vec<_>>(),
+        ));
+        for batch in &fresh {
+            let mut columns = batch.columns().to_vec();
+            columns.push(Arc::new(BooleanArray::from(vec![false; batch.num_rows()])));
+            source
+                .push(RecordBatch::try_new(flagged.clone(), columns).map_err(|e| StageError::internal(e.to_string()))?);
+        }
+        for batch in &stale {
+            let n = batch.num_rows();
+            let mut columns: Vec<ArrayRef> = Vec::new();
+            for field in schema.fields() {
+                let column = match identity.iter().position(|c| c == field.name()) {
+                    Some(i) => deltalake::arrow::compute::cast(batch.column(i), field.data_type())
+                        .map_err(|e| StageError::internal(e.to_string()))?,
+                    None => new_null_array(field.data_type(), n),
+                };
+                columns.push(column);
+            }
+            columns.push(Arc::new(BooleanArray::from(vec![true; n])));
+            source
+                .push(RecordBatch::try_new(flagged.clone(), columns).map_err(|e| StageError::internal(e.to_string()))?);
+        }
+        let source = sub.read_batches(source).map_err(df_err("merge source"))?;
+        // The key compared plainly lets delta-rs skip the files outside the source's key range.
+        let on = identity
+            .iter()
+            .map(|c| {
+                if *c == inc.key && !has_null {
+                    format!("t.{c} = s.{c}")
+                } else {
+                    format!("{} = {}", null_safe("t", c), null_safe("s", c))
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let all: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+        let properties = self.properties(print, state);
+        let (after, metrics) = table
+            .merge(source, on.as_str())
+            .with_source_alias("s")
+            .with_target_alias("t")
+            .with_merge_schema(true)
+            .with_commit_properties(properties)
+            .when_matched_delete(|d| d.predicate("s.__delete"))
+            .and_then(|m| {
+                m.when_matched_update(|u| {
+                    let mut u = u;
+                    for c in &all {
+                        u = u.update(c.as_str(), format!("s.{c}").as_str());
+                    }
+                    u
+                })
+            })
+            .and_then(|m| {
+                m.when_not_matched_insert(|i| {
+                    let mut i = i.predicate("NOT s.__delete");
+                    for c in &all {
+                        i = i.set(c.as_str(), format!("s.{c}").as_str());
+                    }
+                    i
+                })
+            })
+            .map_err(|e| from_delta("merge", e))?
+            .await
+            .map_err(|e| from_delta(&format!("merge into {}/{name}", self.layer), e))?;
+        summary.rows_read = recomputed as u64;
+        summary.rows_written = (metrics.num_target_rows_inserted + metrics.num_target_rows_updated) as u64;
+        summary.delta_version = after.version().map(|v| v as i64);
+        summary.note = Some(format!(
+            "merged {affected} changed keys: {} inserted, {} updated, {stale_rows} deleted",
+            metrics.num_target_rows_inserted, metrics.num_target_rows_updated
+        ));
+        self.compact(after, print, state).await
+    }
+
+    /// The columns that identify a row: the grain (the key first), and the partition columns.
+    fn identity(&self, inc: &Incremental) -> Vec<String> {
+        let mut cols = vec![inc.key.clone()];
+        for c in inc.grain.iter().chain(self.model.partition_by().iter()) {
+            if !cols.contains(c) {
+                cols.push(c.clone());
+            }
+        }
+        cols
+    }
+
+    fn sql_error(&self, e: deltalake::datafusion::error::DataFusionError) -> StageError {
+        let (layer, name) = (self.layer, self.model.name);
+        StageError::data(format!("model {name}: {e} (jobs/models/{layer}/{name}.sql)"))
+    }
+
+    fn properties(&self, print: &str, state: &State) -> CommitProperties {
+        CommitProperties::default().with_metadata([
+            (META_INPUTS.to_string(), serde_json::json!(print)),
+            (META_STATE.to_string(), serde_json::json!(serde_json::to_string(state).unwrap_or_default())),
+            (lake::META_RUN_ID.to_string(), serde_json::json!(self.run_id)),
+            ("amali.logical_date".to_string(), serde_json::json!(self.logical_date)),
+        ])
+    }
+
+    /// Replaces the table with the model's rows in one commit.
+    async fn rebuild(
+        &self,
+        existing: Option<DeltaTable>,
+        sql: &str,
+        print: &str,
+        state: &State,
+        summary: &mut TableSummary,
+    ) -> Result<()> {
+        let (layer, model) = (self.layer, self.model);
+        let df = self.ctx.sql(sql).await.map_err(|e| self.sql_error(e))?;
+        let schema: Schema = df.schema().as_arrow().clone();
+        lake::check_columns(&schema, model.name)?;
+        let table = match existing {
+            Some(t) => t,
+            None => {
+                let uri = self.lake.uri(layer, model.name);
+                if !uri.contains("://") {
+                    std::fs::create_dir_all(&uri)
+                        .map_err(|e| StageError::config(format!("cannot create {uri}: {e}")))?;
+                }
+                let url = deltalake::ensure_table_uri(&uri).map_err(|e| from_delta(&format!("open {uri}"), e))?;
+                deltalake::DeltaTableBuilder::from_url(url)
+                    .and_then(|b| b.build())
+                    .map_err(|e| from_delta(&format!("open {uri}"), e))?
+            }
+        };
+        let written = table
+            .write(Vec::new())
+            .with_input_plan(df.logical_plan().clone())
+            .with_session_state(Arc::new(self.ctx.state()))
+            .with_save_mode(SaveMode::Overwrite)
+            .with_schema_mode(deltalake::operations::write::SchemaMode::Overwrite)
+            .with_partition_columns(model.partition_by())
+            .with_table_name(model.name)
+            .with_description(model.definition())
+            .with_commit_properties(self.properties(print, state))
+            .await
+            .map_err(|e| from_delta(&format!("write {layer}/{}", model.name), e))?;
+        let info = last_commit_info(&written).await?;
+        let rows = info
+            .get("operationMetrics")
+            .and_then(|m| m.get("num_added_rows"))
+            .and_then(|n| n.as_u64().or_else(|| n.as_str().and_then(|s| s.parse().ok())))
+            .unwrap_or(0);
+        summary.rows_written = rows;
+        summary.delta_version = written.version().map(|v| v as i64);
+        self.compact(written, print, state).await
+    }
+
+    /// Compacts the table's small files (Z-ordered by `zorder_by` when the model names columns) once merges have
+    /// left many of them; a reader sees the same rows before and after. The commit keeps the build's metadata.
+    async fn compact(&self, table: DeltaTable, print: &str, state: &State) -> Result<()> {
+        let files = table.snapshot().map_err(|e| from_delta("snapshot", e))?.log_data().num_files();
+        let partitions = self.model.partition_by();
+        let threshold = if partitions.is_empty() { COMPACT_AFTER_FILES } else { COMPACT_AFTER_FILES * 8 };
+        if files <= threshold {
+            return Ok(());
+        }
+        let zorder = self.model.zorder_by();
+        let kind = if zorder.is_empty() { OptimizeType::Compact } else { OptimizeType::ZOrder(zorder) };
+        let (_, metrics) = table
+            .optimize()
+            .with_type(kind)
+            .with_commit_properties(self.properties(print, state))
+            .await
+            .map_err(|e| from_delta(&format!("optimize {}/{}", self.layer, self.model.name), e))?;
+        tracing::info!(
+            table = self.model.name,
+            removed = metrics.num_files_removed,
+            added = metrics.num_files_added,
+            "compacted"
+        );
+        Ok(())
+    }
+}
+
+/// Files above which a table is compacted after a build.
+const COMPACT_AFTER_FILES: usize = 16;
+
+/// `alias.column` compared so that NULL equals NULL (an order without items has a NULL item id).
+fn null_safe(alias: &str, column: &str) -> String {
+    format!("COALESCE(CAST({alias}.{column} AS VARCHAR), '\u{1}')")
 }
 
 #[cfg(test)]

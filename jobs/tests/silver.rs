@@ -186,3 +186,81 @@ async fn an_update_replaces_the_row_and_nothing_multiplies() {
     assert!(users.iter().any(|r| r.starts_with("2|") && r.contains("Kofi Mensah")), "{users:#?}");
     assert!(!users.iter().any(|r| r.contains("|Kofi|")), "the old version is gone: {users:#?}");
 }
+
+/// Rewrites bronze `users` with its current rows (those `filter` keeps), each column given by `column` (None drops
+/// it), `extra` columns added, and `_ingested_at` now, so that silver sees them as new. `replace` overwrites the
+/// table with the new schema (a column dropped or retyped); otherwise the rows are appended and the schema grows.
+async fn rewrite_bronze_users(
+    w: &Workdir,
+    column: impl Fn(&str) -> Option<String>,
+    extra: &str,
+    filter: &str,
+    replace: bool,
+) {
+    use deltalake::datafusion::prelude::SessionContext;
+    use deltalake::operations::write::SchemaMode;
+    use deltalake::protocol::SaveMode;
+    let table = w.lake().open("bronze", "users").await.unwrap().unwrap();
+    let ctx = SessionContext::new();
+    ctx.register_table("t", table.table_provider().await.unwrap()).unwrap();
+    let now = "arrow_cast(arrow_cast(now(), 'Timestamp(Microsecond, None)'), 'Timestamp(Microsecond, Some(\"UTC\"))')";
+    let mut select: Vec<String> = table
+        .snapshot()
+        .unwrap()
+        .schema()
+        .fields()
+        .map(|f| f.name().clone())
+        .filter_map(|c| if c == "_ingested_at" { Some(format!("{now} AS _ingested_at")) } else { column(&c) })
+        .collect();
+    select.extend(extra.split(',').map(str::trim).filter(|e| !e.is_empty()).map(String::from));
+    let sql = format!("SELECT {} FROM t {filter}", select.join(", "));
+    let batches = ctx.sql(&sql).await.unwrap().collect().await.unwrap();
+    let (save, schema) =
+        if replace { (SaveMode::Overwrite, SchemaMode::Overwrite) } else { (SaveMode::Append, SchemaMode::Merge) };
+    table.write(batches).with_save_mode(save).with_schema_mode(schema).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_column_added_to_bronze_evolves_silver() {
+    let w = crafted("", USERS, ORDERS);
+    for stage in ["read_from_app_database", "ingestion_from_rds", "silver_transformation"] {
+        w.run(stage, "r1");
+    }
+    rewrite_bronze_users(&w, |c| Some(c.to_string()), "' gold ' AS loyalty_tier", "WHERE id = 1", false).await;
+    let silver = w.run("silver_transformation", "r2");
+    reconciles(&silver);
+    let users = table_rows(&w.lake(), "silver", "users", &["_ingested_at", "_silver_run_id"]).await;
+    assert_eq!(users.len(), 4, "{users:#?}");
+    let t = w.lake().open("silver", "users").await.unwrap().unwrap();
+    let schema = t.snapshot().unwrap().schema();
+    assert!(schema.field("loyalty_tier").is_some(), "silver users gained the column");
+    assert!(users.iter().any(|r| r.starts_with("1|") && r.ends_with("|gold")), "trimmed, on user 1: {users:#?}");
+    assert_eq!(users.iter().filter(|r| r.ends_with('|')).count(), 3, "empty for the others: {users:#?}");
+}
+
+/// How a test rewrites one bronze column (None drops it).
+type Change = dyn Fn(&str) -> Option<String>;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_column_removed_or_retyped_in_bronze_fails_naming_it_before_writing() {
+    let drop_phone = |c: &str| (c != "phone_number").then(|| c.to_string());
+    let retype_name = |c: &str| {
+        Some(if c == "full_name" { "CAST(length(full_name) AS BIGINT) AS full_name".into() } else { c.to_string() })
+    };
+    let cases: [(&str, &Change); 2] = [("phone_number", &drop_phone), ("full_name", &retype_name)];
+    for (column, change) in cases {
+        let w = crafted("", USERS, ORDERS);
+        for stage in ["read_from_app_database", "ingestion_from_rds", "silver_transformation"] {
+            w.run(stage, "r1");
+        }
+        let before = w.lake().open("silver", "users").await.unwrap().unwrap().version();
+        rewrite_bronze_users(&w, change, "", "", true).await;
+        let out = w.stage("silver_transformation", "r2").output().unwrap();
+        let summary = common::summary("silver_transformation", &out, false);
+        assert_eq!(summary["status"], "FAILED", "{summary}");
+        let cause = summary["cause"].as_str().unwrap_or_default();
+        assert!(cause.contains(column) && cause.contains("schema drift"), "names {column}: {cause}");
+        let after = w.lake().open("silver", "users").await.unwrap().unwrap().version();
+        assert_eq!(before, after, "nothing written to silver users");
+    }
+}

@@ -1,5 +1,7 @@
 -- customer_lifetime_value: per user with orders: total_order_amount sums each order's total once, order_count counts
 -- orders, first and last order dates; with the user's name, email and address country.
+-- incremental: user_id <- orders.user_id, users_data.user_id
+-- grain: user_id
 SELECT o.user_id,
        u.user_full_name,
        u.user_email,

@@ -1,4 +1,6 @@
 -- dim_customer (star schema): one row per user: customer_key = user id, with the user's attributes and address.
+-- incremental: customer_key <- users_data.user_id
+-- grain: customer_key
 SELECT user_id AS customer_key,
        user_full_name AS full_name,
        user_email AS email,

@@ -12,7 +12,7 @@ days AS (
         INTERVAL '1 day'
     )) AS day
 )
-SELECT CAST(to_char(day, '%Y%m%d') AS INT) AS date_key,
+SELECT CAST(date_part('year', day) * 10000 + date_part('month', day) * 100 + date_part('day', day) AS INT) AS date_key,
        CAST(day AS DATE) AS full_date,
        CAST(date_part('year', day) AS INT) AS year,
        CAST(date_part('quarter', day) AS INT) AS quarter,

@@ -1,4 +1,6 @@
 -- dim_product (star schema): one row per product: product_key = product id, with its category and vendor.
+-- incremental: product_key <- products_data.product_id
+-- grain: product_key
 SELECT product_id AS product_key,
        product_name,
        sku,

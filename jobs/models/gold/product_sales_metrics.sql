@@ -1,6 +1,8 @@
 -- product_sales_metrics: per product sold: total_units_sold = sum(quantity), total_revenue = sum of the items'
 -- total_price (what was charged), with the product's name, first category, average active-review rating and
 -- active-review count. Items of orders that were CANCELLED or REJECTED are not sales.
+-- incremental: product_id <- orders_data.product_id, products_data.product_id
+-- grain: product_id
 SELECT i.product_id,
        p.product_name,
        p.category_name,

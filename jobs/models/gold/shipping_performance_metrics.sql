@@ -6,7 +6,7 @@ SELECT s.city AS shipping_city,
        count(*) AS shipment_count,
        avg(
            CASE WHEN s.delivered_at IS NOT NULL AND o.order_date IS NOT NULL
-                THEN (CAST(s.delivered_at AS BIGINT) - CAST(o.order_date AS BIGINT)) / 86400000000.0 END
+                THEN CAST(date_part('epoch', s.delivered_at) - date_part('epoch', o.order_date) AS DOUBLE) / 86400.0 END
        ) AS average_delivery_days
 FROM shipping_info s
 LEFT JOIN orders o ON o.id = s.order_id

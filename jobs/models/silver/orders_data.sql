@@ -2,8 +2,13 @@
 -- latest shipping_info row of the order, so shipments never multiply items); an order without items appears once,
 -- with empty item columns. Carts are not joined (the original joined them by user and multiplied orders).
 -- order_total_amount repeats on every item of an order: sum it once per order (see gold daily_sales_metrics).
+-- _ingested_at is the newest ingestion time of every row it was made from (all the order's shipments).
+-- incremental: order_id <- orders.id, order_items.order_id, shipping_info.order_id
+-- grain: order_id, order_item_id
+-- partition_by: order_year, order_month
 WITH shipping AS (
     SELECT order_id, city, is_express, delivery_fee, delivered_at,
+           max(_ingested_at) OVER (PARTITION BY order_id) AS _ingested_at,
            row_number() OVER (PARTITION BY order_id ORDER BY delivered_at DESC NULLS LAST, id DESC) AS rn
     FROM shipping_info
 )
@@ -28,7 +33,8 @@ SELECT o.id AS order_id,
        s.delivered_at,
        CAST(date_part('year', o.order_date) AS INT) AS order_year,
        CAST(date_part('month', o.order_date) AS INT) AS order_month,
-       CAST(date_part('day', o.order_date) AS INT) AS order_day
+       CAST(date_part('day', o.order_date) AS INT) AS order_day,
+       greatest(o._ingested_at, i._ingested_at, s._ingested_at) AS _ingested_at
 FROM orders o
 LEFT JOIN order_items i ON i.order_id = o.id
 LEFT JOIN shipping s ON s.order_id = o.id AND s.rn = 1

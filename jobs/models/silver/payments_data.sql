@@ -1,4 +1,7 @@
 -- payments_data: one row per payment (grain: payments.id) with its year and month of payment.
+-- incremental: payment_id <- payments.id
+-- grain: payment_id
+-- partition_by: payment_year, payment_month
 SELECT p.id AS payment_id,
        p.order_id,
        p.customer_id,
@@ -8,5 +11,6 @@ SELECT p.id AS payment_id,
        p.status AS payment_status,
        p.paid_at,
        CAST(date_part('year', p.paid_at) AS INT) AS payment_year,
-       CAST(date_part('month', p.paid_at) AS INT) AS payment_month
+       CAST(date_part('month', p.paid_at) AS INT) AS payment_month,
+       p._ingested_at
 FROM payments p

@@ -1,7 +1,11 @@
 -- users_data: one row per user (grain: users.id) with one address: the user's default address (is_default), else
 -- the most recently updated one, else none. Never one row per address. The password is not in the lake at all.
+-- _ingested_at is the newest ingestion time of every row it was made from (all the user's addresses).
+-- incremental: user_id <- users.id, address.user_id
+-- grain: user_id
 WITH ranked_address AS (
     SELECT user_id, city, zip_code, region, country,
+           max(_ingested_at) OVER (PARTITION BY user_id) AS _ingested_at,
            row_number() OVER (
                PARTITION BY user_id
                ORDER BY CASE WHEN is_default THEN 0 ELSE 1 END, updated_at DESC NULLS LAST, id DESC
@@ -22,6 +26,7 @@ SELECT u.id AS user_id,
        a.city AS address_city,
        a.zip_code AS address_zip_code,
        a.region AS address_region,
-       a.country AS address_country
+       a.country AS address_country,
+       greatest(u._ingested_at, a._ingested_at) AS _ingested_at
 FROM users u
 LEFT JOIN ranked_address a ON a.user_id = u.id AND a.rn = 1

@@ -18,9 +18,29 @@ use clap::Parser;
 struct Cli {
     #[command(flatten)]
     args: StageArgs,
+    /// Print the SQL of a full rebuild instead of running: one JSON object per table, in order
+    /// ({"table", "sql"}; conformed tables read `bronze_<table>`). bench/transform_vs_peers.sh gives it to DuckDB
+    /// and PySpark so that they do the same work.
+    #[arg(long)]
+    print_sql: bool,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.print_sql {
+        let printed = amali_jobs::settings::Settings::resolve(&cli.args).and_then(|s| silver::print_sql(&s));
+        return match printed {
+            Ok(list) => {
+                for (table, sql) in list {
+                    println!("{}", serde_json::json!({ "table": table, "sql": sql }));
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(e.exit_code())
+            }
+        };
+    }
     amali_jobs::run::main(Stage::SilverTransformation, cli.args, |s| async move { silver::run(&s).await })
 }

@@ -100,7 +100,13 @@ pub fn ordered(tables: Vec<&'static Table>, rules: &BTreeMap<String, Vec<Quality
 
 /// The violation expression of a rule (true = the row breaks it), over `incoming` aliased `s`, with the joins
 /// it needs.
-fn violation(rule: &QualityRule, index: usize, table: &Table) -> Result<(String, Option<String>, String)> {
+/// `parent` names the relation holding a parent table's current rows.
+fn violation(
+    rule: &QualityRule,
+    index: usize,
+    table: &Table,
+    parent: &dyn Fn(&str) -> String,
+) -> Result<(String, Option<String>, String)> {
     let col = |c: &str| -> Result<String> {
         table.column(c).map(|_| format!("s.{}", q(c))).ok_or_else(|| {
             StageError::config(format!("a quality rule of {} names {c}, which the table does not have", table.name))
@@ -145,7 +151,7 @@ fn violation(rule: &QualityRule, index: usize, table: &Table) -> Result<(String,
             (format!("(({predicate}) IS NOT TRUE)"), None, format!("{name}: {predicate} does not hold"))
         }
         QualityCheck::Relationships { column, to } => {
-            let (parent, key) = to.split_once('.').ok_or_else(|| {
+            let (parent_name, key) = to.split_once('.').ok_or_else(|| {
                 StageError::config(format!(
                     "relationships rule on {}.{column}: `to` is TABLE.COLUMN, not {to:?}",
                     table.name
@@ -155,7 +161,7 @@ fn violation(rule: &QualityRule, index: usize, table: &Table) -> Result<(String,
             let join = format!(
                 "LEFT JOIN (SELECT DISTINCT {key} AS k FROM {parent_view}) {alias} ON {c} = {alias}.k",
                 key = q(key),
-                parent_view = q(&format!("silver_{parent}")),
+                parent_view = q(&parent(parent_name)),
                 c = col(column)?
             );
             (
@@ -222,6 +228,21 @@ pub async fn run(settings: &Settings) -> Outcome {
     outcome
 }
 
+/// The SQL of a full rebuild of the silver layer, in the order it runs: each selected table's conformed rows
+/// ([`rebuild_sql`], over `bronze_<table>`), parents first, then the data products of `jobs/models/silver/`.
+/// Returns (table, SQL) pairs.
+pub fn print_sql(settings: &Settings) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for table in ordered(selected_tables(settings)?, &settings.quality) {
+        let rules = settings.quality.get(table.name).cloned().unwrap_or_default();
+        out.push((table.name.to_string(), rebuild_sql(table, &rules, &settings.sensitive_columns(table.name))?));
+    }
+    for model in crate::models::SILVER_MODELS {
+        out.push((model.name.to_string(), model.render(&settings.logical_date)));
+    }
+    Ok(out)
+}
+
 async fn register(ctx: &SessionContext, name: &str, table: &DeltaTable) -> Result<()> {
     let _ = ctx.deregister_table(name);
     let provider = table.table_provider().await.map_err(df_err("scan"))?;
@@ -275,27 +296,23 @@ async fn conform(
     register(ctx, "bronze_t", &bronze).await?;
     let columns: Vec<&crate::schema::Column> =
         table.columns.iter().filter(|c| bronze_schema.field(c.name).is_some()).collect();
-    let select: Vec<String> = columns
-        .iter()
-        .map(|c| match c.ty {
-            Type::Varchar(_) | Type::Text if c.name.contains("email") => format!("lower(trim({0})) AS {0}", q(c.name)),
-            Type::Varchar(_) | Type::Text | Type::Enum(_) => format!("trim({0}) AS {0}", q(c.name)),
-            _ => q(c.name),
-        })
+    // Columns bronze gained that the app schema does not know yet: carried into silver as they are (strings
+    // trimmed), which evolves the silver table's schema on the merge.
+    let added: Vec<(String, bool)> = bronze_schema
+        .fields()
+        .filter(|f| !f.name().starts_with('_') && table.column(f.name()).is_none())
+        .map(|f| (f.name().clone(), *f.data_type() == deltalake::kernel::DataType::STRING))
         .collect();
-    let pk = table.primary_key.iter().map(|k| q(k)).collect::<Vec<_>>().join(", ");
-    let order = if table.column("updated_at").is_some() { "updated_at DESC NULLS LAST, " } else { "" };
+    let mut select = conformed_select(&columns);
+    select.extend(added.iter().map(|(c, text)| if *text { format!("trim({0}) AS {0}", q(c)) } else { q(c) }));
     let since = match last {
         Some(micros) => {
             let day = crate::db::value::format_date(micros.div_euclid(86_400_000_000) as i32);
-            format!("WHERE _ingest_date >= DATE '{day}' AND CAST(_ingested_at AS BIGINT) > {micros}")
+            format!("WHERE _ingest_date >= DATE '{day}' AND {}", crate::models::ingested_after(micros))
         }
         None => String::new(),
     };
-    let incoming_sql = format!(
-        "SELECT {}, _ingested_at FROM (SELECT *, row_number() OVER (PARTITION BY {pk} ORDER BY {order}_ingested_at DESC, _extracted_at DESC) AS _rn FROM bronze_t {since}) WHERE _rn = 1",
-        select.join(", ")
-    );
+    let incoming_sql = latest_sql(table, &select, "bronze_t", &since);
     let incoming: Vec<RecordBatch> =
         ctx.sql(&incoming_sql).await.map_err(df_err("read bronze"))?.collect().await.map_err(df_err("read bronze"))?;
     let rows_in: usize = incoming.iter().map(|b| b.num_rows()).sum();
@@ -360,7 +377,7 @@ async fn conform(
     let mut joins = Vec::new();
     let mut reasons = Vec::new();
     for (i, rule) in rules.iter().enumerate() {
-        let (expr, join, reason) = violation(rule, i, table)?;
+        let (expr, join, reason) = violation(rule, i, table, &|p| format!("silver_{p}"))?;
         flags.push(format!("COALESCE({expr}, false) AS _v{i}"));
         joins.extend(join);
         reasons.push(reason);
@@ -485,13 +502,37 @@ async fn conform(
     let on = table.primary_key.iter().map(|k| format!("t.{0} = s.{0}", q(k))).collect::<Vec<_>>().join(" AND ");
     let all: Vec<String> =
         schema.fields().iter().map(|f| f.name().clone()).chain(["_silver_run_id".to_string()]).collect();
+    let target_columns: BTreeSet<String> =
+        target.snapshot().map_err(|e| from_delta("snapshot", e))?.schema().fields().map(|f| f.name().clone()).collect();
+    let differs: Vec<String> = schema
+        .fields()
+        .iter()
+        .map(|f| f.name())
+        .filter(|c| !c.starts_with('_'))
+        .map(|c| {
+            if target_columns.contains(c.as_str()) {
+                format!("(s.{0} IS DISTINCT FROM t.{0})", q(c))
+            } else {
+                // A column bronze gained: the row changed if it has a value there.
+                format!("(s.{} IS NOT NULL)", q(c))
+            }
+        })
+        .collect();
+    let changed = if differs.is_empty() {
+        "s._ingested_at >= t._ingested_at".to_string()
+    } else {
+        format!("s._ingested_at >= t._ingested_at AND ({})", differs.join(" OR "))
+    };
     let (table_after, metrics) = target
         .merge(source, on.as_str())
         .with_source_alias("s")
         .with_target_alias("t")
+        .with_merge_schema(true)
         .with_commit_properties(properties)
         .when_matched_update(|u| {
-            let mut u = u.predicate("s._ingested_at >= t._ingested_at");
+            // Only a row that changed is updated: rows extracted again unchanged (the extraction's overlap) keep
+            // their `_ingested_at`, so the models downstream see no change.
+            let mut u = u.predicate(changed.as_str());
             for c in &all {
                 u = u.update(c.as_str(), format!("s.{}", q(c)).as_str());
             }
@@ -518,6 +559,56 @@ async fn conform(
         "merged"
     );
     Ok(())
+}
+
+/// The conformed select list of `columns`: strings and enum values trimmed, emails lower-cased.
+fn conformed_select(columns: &[&crate::schema::Column]) -> Vec<String> {
+    columns
+        .iter()
+        .map(|c| match c.ty {
+            Type::Varchar(_) | Type::Text if c.name.contains("email") => format!("lower(trim({0})) AS {0}", q(c.name)),
+            Type::Varchar(_) | Type::Text | Type::Enum(_) => format!("trim({0}) AS {0}", q(c.name)),
+            _ => q(c.name),
+        })
+        .collect()
+}
+
+/// The latest version per primary key (by `updated_at`, then ingestion and extraction time) of the bronze rows of
+/// `from` that `filter` (a WHERE clause, or empty) keeps, as `select` and `_ingested_at`.
+fn latest_sql(table: &Table, select: &[String], from: &str, filter: &str) -> String {
+    let pk = table.primary_key.iter().map(|k| q(k)).collect::<Vec<_>>().join(", ");
+    let order = if table.column("updated_at").is_some() { "updated_at DESC NULLS LAST, " } else { "" };
+    format!(
+        "SELECT {}, _ingested_at FROM (SELECT *, row_number() OVER (PARTITION BY {pk} ORDER BY {order}_ingested_at DESC, _extracted_at DESC) AS _rn FROM {from} {filter}) WHERE _rn = 1",
+        select.join(", ")
+    )
+}
+
+/// The SQL that rebuilds the conformed silver table of `table` in full from a relation `bronze_<table>` holding
+/// all its bronze rows: the latest version per key, conformed, without the rows a `quarantine` rule sets aside
+/// (relationships read the parents' rebuilt tables, named like their source tables); `sensitive` columns are not in
+/// bronze. `warn` and `fail` rules do
+/// not change the rows. `silver_transformation --print-sql` prints it so that other engines can run the same work
+/// (bench/transform_vs_peers.sh).
+pub fn rebuild_sql(table: &'static Table, rules: &[QualityRule], sensitive: &[&str]) -> Result<String> {
+    let columns: Vec<&crate::schema::Column> = table.columns.iter().filter(|c| !sensitive.contains(&c.name)).collect();
+    let incoming = latest_sql(table, &conformed_select(&columns), &q(&format!("bronze_{}", table.name)), "");
+    let mut flags = Vec::new();
+    let mut joins = Vec::new();
+    for (i, rule) in rules.iter().enumerate() {
+        let (expr, join, _) = violation(rule, i, table, &|p| p.to_string())?;
+        if rule.action == QualityAction::Quarantine {
+            flags.push(format!("COALESCE({expr}, false)"));
+        }
+        joins.extend(join);
+    }
+    let cols = columns.iter().map(|c| format!("s.{}", q(c.name))).collect::<Vec<_>>().join(", ");
+    let plain = columns.iter().map(|c| q(c.name)).collect::<Vec<_>>().join(", ");
+    Ok(format!(
+        "WITH incoming AS ({incoming}), all_rows AS (SELECT {plain} FROM incoming) SELECT {cols}, s._ingested_at FROM incoming s {} {}",
+        joins.join(" "),
+        if flags.is_empty() { String::new() } else { format!("WHERE NOT ({})", flags.join(" OR ")) }
+    ))
 }
 
 /// The silver schema: the conformed columns, `_ingested_at`, and the silver run.
