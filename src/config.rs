@@ -343,6 +343,12 @@ pub struct EcsConfig {
     pub subnets: Vec<String>,
     /// Security groups for the tasks.
     pub security_groups: Vec<String>,
+    /// The IAM role the stage containers run as (a name or an ARN); the state machine passes it to ECS.
+    #[serde(default)]
+    pub task_role: Option<String>,
+    /// The IAM role ECS pulls the image and writes logs with (a name or an ARN).
+    #[serde(default)]
+    pub execution_role: Option<String>,
 }
 
 /// Glue job naming.

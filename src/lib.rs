@@ -8,6 +8,7 @@ pub mod asl;
 pub mod cli;
 pub mod config;
 pub mod dsl;
+pub mod iam;
 pub mod interp;
 pub mod pipeline;
 pub mod stage;

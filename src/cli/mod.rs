@@ -7,6 +7,7 @@ mod datagen;
 mod diff;
 mod exec;
 mod graph;
+mod iam_policy;
 mod render;
 mod run;
 mod seed;
@@ -182,6 +183,20 @@ pub enum Command {
     ///   amali redrive --local local-20240301T020000Z
     #[command(verbatim_doc_comment)]
     Redrive(run::RedriveArgs),
+    /// Print the least-privilege IAM policy the state machine's role needs, derived from its definition.
+    ///
+    /// Each Task's integration gets the actions AWS CDK grants for it, on the resources its
+    /// parameters name (Lambda functions and their aliases, SNS topics, Glue jobs, the ECS
+    /// task definition family and the task roles it passes, the EventBridge rule of .sync
+    /// tasks). Never "Action": "*". A parameter set from a path at run time widens only the
+    /// resource, to that kind in the account. Exit 1 when an integration cannot be derived.
+    ///
+    /// Examples:
+    ///   amali iam-policy --env prod > policy.json
+    ///   amali iam-policy --env dev --explain
+    ///   amali iam-policy --env prod --definition original.asl.json
+    #[command(verbatim_doc_comment)]
+    IamPolicy(iam_policy::IamPolicyArgs),
 }
 
 /// Runs a parsed command line.
@@ -197,5 +212,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Run(args) => run::run(&cli.global, args),
         Command::Rerun(args) => run::rerun(&cli.global, args),
         Command::Redrive(args) => run::redrive(&cli.global, args),
+        Command::IamPolicy(args) => iam_policy::run(&cli.global, args),
     }
 }
