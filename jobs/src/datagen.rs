@@ -18,14 +18,16 @@
 //! A change batch (`--changes PCT`) updates PCT % of the rows of every table with an `updated_at` (a newer
 //! `updated_at` and a changed value), inserts PCT % new rows, and inserts some rows "late": with an `updated_at`
 //! just below the table's current maximum, as a transaction that committed after the last extraction would.
-//! Append-only tables (an `id` key, no `updated_at`: orders, order_items, payments, ...) get PCT % new rows.
+//! Append-only tables (an `id` key, no `updated_at`: orders, order_items, payments, ...) get PCT % new rows, dated
+//! after every generated row (a day of new orders), whose foreign keys to other append-only tables point at new
+//! rows (new items belong to new orders).
 
 use std::hash::{Hash, Hasher};
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
-use crate::db::value::{RowsBuilder, Scalar, format_timestamp, parse_timestamp};
+use crate::db::value::{RowsBuilder, Scalar, format_date, format_timestamp, parse_timestamp};
 use crate::db::{Database, Stmt, channel};
 use crate::error::{Result, StageError};
 use crate::schema::{self, Column, Shape, Table, Type};
@@ -349,6 +351,21 @@ pub async fn changes(db: &Database, pct: f64, seed: u64) -> Result<Vec<GenReport
             };
             let range = max_id + 1..max_id + 1 + inserts as i64;
             let inserted = load(db, table, range, (seed, max_id as u64), parents.clone(), vec![]).await?;
+            // New rows are today's: their dates follow every generated one (2026-01-01).
+            let today = START + SPAN + DAY;
+            let dates: Vec<String> = table
+                .columns
+                .iter()
+                .filter_map(|c| match c.ty {
+                    Type::Date => Some(format!("{} = '{}'", q(c.name), format_date((today / DAY) as i32))),
+                    Type::DateTime | Type::Timestamp => Some(format!("{} = '{}'", q(c.name), format_timestamp(today))),
+                    _ => None,
+                })
+                .collect();
+            if !dates.is_empty() {
+                let sql = format!("UPDATE {} SET {} WHERE {} > {max_id}", q(table.name), dates.join(", "), q("id"));
+                db.execute(&[Stmt::new(sql, vec![])]).await?;
+            }
             report.push(GenReport { table: table.name.to_string(), inserted, updated: 0 });
             continue;
         }

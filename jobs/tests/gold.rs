@@ -317,3 +317,115 @@ async fn data_products_are_partitioned_by_their_business_month() {
     let t = w.lake().open("silver", "payments_data").await.unwrap().unwrap();
     assert_eq!(t.snapshot().unwrap().metadata().partition_columns().to_vec(), ["payment_year", "payment_month"]);
 }
+
+/// Rows as text with every number rounded to two decimals (the app database sums floats, the lake decimals).
+fn normalized(rows: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = rows
+        .into_iter()
+        .map(|r| {
+            r.split('|')
+                .map(|c| c.parse::<f64>().map(|v| format!("{v:.2}")).unwrap_or_else(|_| c.to_string()))
+                .collect::<Vec<_>>()
+                .join("|")
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Rows of `sql` over the app database, NULL as empty text.
+fn app_rows(conn: &rusqlite::Connection, sql: &str) -> Vec<String> {
+    let mut stmt = conn.prepare(sql).unwrap();
+    let n = stmt.column_count();
+    stmt.query_map([], |row| {
+        Ok((0..n)
+            .map(|i| match row.get_ref(i).unwrap() {
+                rusqlite::types::ValueRef::Null => String::new(),
+                rusqlite::types::ValueRef::Integer(v) => v.to_string(),
+                rusqlite::types::ValueRef::Real(v) => v.to_string(),
+                rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+                rusqlite::types::ValueRef::Blob(_) => "<blob>".into(),
+            })
+            .collect::<Vec<_>>()
+            .join("|"))
+    })
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
+}
+
+/// The KPIs of the sample data, computed a second way: SQLite over the seeded app database, written here from the
+/// KPIs' definitions without the models' SQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fixture_kpis_equal_an_independent_computation_over_the_app_database() {
+    let w = Workdir::sqlite();
+    amali_jobs::fixtures::seed_sqlite(&sample_data(), &w.path().join("app.db")).unwrap();
+    for stage in ["read_from_app_database", "ingestion_from_rds", "silver_transformation", "gold_transformation"] {
+        w.run(stage, "r1");
+    }
+    let conn = rusqlite::Connection::open(w.path().join("app.db")).unwrap();
+    let year = |c: &str| format!("CAST(strftime('%Y', {c}) AS INTEGER)");
+    let month = |c: &str| format!("CAST(strftime('%m', {c}) AS INTEGER)");
+    let cases = [
+        (
+            "daily_sales_metrics",
+            "SELECT order_year, order_month, order_day, daily_gmv, order_count, completed_orders FROM t".to_string(),
+            format!(
+                "SELECT {}, {}, CAST(strftime('%d', order_date) AS INTEGER), sum(total_amount), count(*), \
+                 sum(status = 'DELIVERED') FROM orders WHERE order_date IS NOT NULL GROUP BY 1, 2, 3",
+                year("order_date"),
+                month("order_date")
+            ),
+        ),
+        (
+            "payment_method_metrics",
+            "SELECT payment_method, payment_year, payment_month, total_payment_value, payment_count FROM t".into(),
+            format!(
+                "SELECT payment_method, {}, {}, sum(amount), count(*) FROM payments GROUP BY 1, 2, 3",
+                year("paid_at"),
+                month("paid_at")
+            ),
+        ),
+        (
+            "monthly_revenue_metrics",
+            "SELECT payment_year, payment_month, monthly_revenue, paid_orders_count FROM t".into(),
+            format!(
+                "SELECT {}, {}, sum(amount), count(DISTINCT order_id) FROM payments \
+                 WHERE status = 'PAID' AND paid_at IS NOT NULL GROUP BY 1, 2",
+                year("paid_at"),
+                month("paid_at")
+            ),
+        ),
+        (
+            "return_analysis_metrics",
+            "SELECT status, return_year, return_month, return_count FROM t".into(),
+            format!(
+                "SELECT status, {}, {}, count(*) FROM returns GROUP BY 1, 2, 3",
+                year("COALESCE(request_at, created_at)"),
+                month("COALESCE(request_at, created_at)")
+            ),
+        ),
+        (
+            "vendor_application_metrics",
+            "SELECT business_account_type, status, application_count, average_application_year FROM t".into(),
+            format!(
+                "SELECT business_account_type, status, count(*), avg({}) FROM vendor_applications GROUP BY 1, 2",
+                year("created_at")
+            ),
+        ),
+        (
+            // Year to date of the logical date, 2024-03-01.
+            "executive_dashboard_metrics",
+            "SELECT ytd_revenue, ytd_orders, total_customers FROM t".into(),
+            "SELECT sum(total_amount), count(*), (SELECT count(*) FROM users WHERE role = 'CUSTOMER') FROM orders \
+             WHERE order_date >= '2024-01-01' AND order_date < '2024-03-02' AND status NOT IN ('CANCELLED', 'REJECTED')"
+                .into(),
+        ),
+    ];
+    let lake = w.lake();
+    for (table, gold_sql, app_sql) in cases {
+        let expected = normalized(app_rows(&conn, &app_sql));
+        assert!(!expected.is_empty(), "{table}: the sample data has rows for it");
+        assert_eq!(normalized(query(&lake, "gold", table, &gold_sql).await), expected, "{table}");
+    }
+}

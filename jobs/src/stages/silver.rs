@@ -17,9 +17,7 @@ use std::time::Instant;
 
 use amali::config::{QualityAction, QualityCheck, QualityRule};
 use deltalake::DeltaTable;
-use deltalake::arrow::array::{
-    Array, ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
-};
+use deltalake::arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray, TimestampMicrosecondArray};
 use deltalake::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use deltalake::arrow::util::display::array_value_to_string;
 use deltalake::datafusion::datasource::MemTable;
@@ -328,16 +326,16 @@ async fn conform(
         }
         return Ok(());
     }
-    let newest: i64 = {
-        let df = ctx
-            .sql(&format!("SELECT CAST(max(_ingested_at) AS BIGINT) FROM ({incoming_sql})"))
-            .await
-            .map_err(df_err("max"))?;
-        let b = df.collect().await.map_err(df_err("max"))?;
-        b.first()
-            .and_then(|b| b.column(0).as_any().downcast_ref::<Int64Array>().map(|a| a.value(0)))
-            .ok_or_else(|| StageError::internal("no newest ingestion time"))?
-    };
+    // The newest ingestion time merged, from the rows in hand (not by reading bronze again).
+    let newest: i64 = incoming
+        .iter()
+        .filter_map(|b| {
+            let i = b.schema().index_of("_ingested_at").ok()?;
+            let column = b.column(i).as_any().downcast_ref::<TimestampMicrosecondArray>()?;
+            deltalake::arrow::compute::max(column)
+        })
+        .max()
+        .ok_or_else(|| StageError::internal("no newest ingestion time"))?;
     let mem = MemTable::try_new(incoming[0].schema(), vec![incoming.clone()]).map_err(df_err("incoming"))?;
     let _ = ctx.deregister_table("incoming");
     ctx.register_table("incoming", Arc::new(mem)).map_err(df_err("incoming"))?;
@@ -499,6 +497,20 @@ async fn conform(
     let source = source
         .with_column("_silver_run_id", deltalake::datafusion::prelude::lit(settings.run_id.as_str()))
         .map_err(df_err("merge source"))?;
+    if existing.is_none() {
+        // The first load: nothing to match, so an append (same commit properties, same exactly-once txn).
+        let written = target
+            .write(Vec::new())
+            .with_input_plan(source.logical_plan().clone())
+            .with_session_state(Arc::new(ctx.state()))
+            .with_save_mode(deltalake::protocol::SaveMode::Append)
+            .with_commit_properties(properties)
+            .await
+            .map_err(|e| from_delta(&format!("write silver {name}"), e))?;
+        summary.rows_written = rows_out;
+        summary.delta_version = written.version().map(|v| v as i64);
+        return Ok(());
+    }
     let on = table.primary_key.iter().map(|k| format!("t.{0} = s.{0}", q(k))).collect::<Vec<_>>().join(" AND ");
     let all: Vec<String> =
         schema.fields().iter().map(|f| f.name().clone()).chain(["_silver_run_id".to_string()]).collect();
