@@ -76,6 +76,11 @@ pub fn from_database(context: &str, error: impl std::fmt::Display) -> StageError
     StageError::new(kind, format!("{context}: {text}"))
 }
 
+/// Maps a DataFusion error met while doing `context` (a query amali wrote failing is amali's bug).
+pub fn df_err(context: &str) -> impl Fn(deltalake::datafusion::error::DataFusionError) -> StageError + '_ {
+    move |e| StageError::internal(format!("{context}: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,9 +20,10 @@ use deltalake::operations::optimize::OptimizeType;
 use deltalake::protocol::SaveMode;
 use futures::TryStreamExt;
 
-use crate::error::{Result, StageError};
+use crate::error::{Result, StageError, df_err};
 use crate::lake::{self, Lake, from_delta};
 use crate::stages::Outcome;
+use crate::stages::silver::SILVER;
 use crate::summary::{Layer, TableSummary};
 
 /// One model.
@@ -140,8 +141,6 @@ pub struct Incremental {
     pub grain: Vec<String>,
 }
 
-/// Commit metadata: the fingerprint of what a build read.
-const META_INPUTS: &str = "amali.inputs";
 /// Commit metadata: what an incremental build needs to know of the last build (see [`State`]).
 const META_STATE: &str = "amali.state";
 /// Above this share of the table's keys, recomputing the affected keys costs more than a rebuild.
@@ -188,6 +187,12 @@ fn hash_of(value: impl Hash) -> String {
     format!("{:016x}", h.finish())
 }
 
+/// The build state in a table's last commit (none for a table amali did not build, or built before states).
+async fn last_state(table: &DeltaTable) -> Result<Option<State>> {
+    let info = last_commit_info(table).await?;
+    Ok(info.get(META_STATE).and_then(|v| v.as_str()).and_then(|s| serde_json::from_str(s).ok()))
+}
+
 async fn last_commit_info(table: &DeltaTable) -> Result<serde_json::Map<String, serde_json::Value>> {
     let commits: Vec<_> = table.history(Some(1)).try_collect().await.map_err(|e| from_delta("read history", e))?;
     Ok(commits.into_iter().next().map(|c| c.info.into_iter().collect()).unwrap_or_default())
@@ -212,10 +217,6 @@ fn row_key(table: &str) -> Option<Vec<String>> {
     }
     let grain = SILVER_MODELS.iter().find(|m| m.name == table)?.incremental()?.grain;
     (!grain.is_empty()).then_some(grain)
-}
-
-fn df_err(context: &str) -> impl Fn(deltalake::datafusion::error::DataFusionError) -> StageError + '_ {
-    move |e| StageError::internal(format!("{context}: {e}"))
 }
 
 async fn collect(ctx: &SessionContext, sql: &str, context: &str) -> Result<Vec<RecordBatch>> {
@@ -288,19 +289,16 @@ impl Build<'_> {
             .map(|r| (r.clone(), inputs.iter().find(|(k, _)| k.rsplit('/').next() == Some(r)).map_or(-1, |(_, v)| *v)))
             .collect();
         let sql_hash = hash_of((model.sql, self.logical_date));
-        let print = hash_of((model.sql, self.logical_date, &versions));
         let existing = self.lake.open(self.layer, model.name).await?;
-        let last = match &existing {
-            Some(t) => last_commit_info(t).await?,
-            None => Default::default(),
+        let state = match &existing {
+            Some(t) => last_state(t).await?,
+            None => None,
         };
-        if existing.is_some() && last.get(META_INPUTS).and_then(|v| v.as_str()) == Some(print.as_str()) {
+        if state.as_ref().is_some_and(|s| s.sql == sql_hash && s.versions == versions) {
             summary.delta_version = existing.as_ref().and_then(|t| t.version()).map(|v| v as i64);
             summary.note = Some("inputs unchanged since the last build".into());
             return Ok(());
         }
-        let state: Option<State> =
-            last.get(META_STATE).and_then(|v| v.as_str()).and_then(|s| serde_json::from_str(s).ok());
         let incremental = model.incremental();
         let watermarks = match &incremental {
             Some(_) => self.watermarks(&reads).await?,
@@ -312,11 +310,11 @@ impl Build<'_> {
             && let Some(plan) = self.affected(inc, &old, &versions, &table).await?
         {
             new_state.rebuilt = old.rebuilt;
-            return self.merge(inc, table, plan, &sql, &print, &new_state, summary).await;
+            return self.merge(inc, table, plan, &sql, &new_state, summary).await;
         }
         // An overwrite commits the next version (0 for a new table).
         new_state.rebuilt = existing.as_ref().and_then(|t| t.version()).map_or(0, |v| v as i64 + 1);
-        self.rebuild(existing, &sql, &print, &new_state, summary).await
+        self.rebuild(existing, &sql, &new_state, summary).await
     }
 
     /// The newest `_ingested_at` of each input (absent when an input has no such column; `i64::MIN` when empty).
@@ -398,7 +396,7 @@ impl Build<'_> {
             parts.push(format!("SELECT k FROM {changed}"));
             if let Some(before) = old.versions.get(name)
                 && *before >= 0
-                && let Some(mut previous) = self.lake.open(self.layer_of(name), name).await?
+                && let Some(mut previous) = self.lake.open(SILVER, name).await?
             {
                 previous.load_version(*before as u64).await.map_err(|e| from_delta("time travel", e))?;
                 let alias = format!("__before_{name}");
@@ -434,15 +432,8 @@ impl Build<'_> {
         if !SILVER_MODELS.iter().any(|m| m.name == name) {
             return Ok(false);
         }
-        let Some(input) = self.lake.open(self.layer_of(name), name).await? else { return Ok(true) };
-        let info = last_commit_info(&input).await?;
-        let state: Option<State> =
-            info.get(META_STATE).and_then(|v| v.as_str()).and_then(|s| serde_json::from_str(s).ok());
-        Ok(state.is_none_or(|s| s.rebuilt > old.versions.get(name).copied().unwrap_or(-1)))
-    }
-
-    fn layer_of(&self, _name: &str) -> &str {
-        crate::stages::silver::SILVER
+        let Some(input) = self.lake.open(SILVER, name).await? else { return Ok(true) };
+        Ok(last_state(&input).await?.is_none_or(|s| s.rebuilt > old.versions.get(name).copied().unwrap_or(-1)))
     }
 
     /// Recomputes the rows of the affected keys and MERGEs them on the grain: changed rows updated, new ones
@@ -454,7 +445,6 @@ impl Build<'_> {
         table: DeltaTable,
         keys: Vec<RecordBatch>,
         sql: &str,
-        print: &str,
         state: &State,
         summary: &mut TableSummary,
     ) -> Result<()> {
@@ -570,7 +560,7 @@ impl Build<'_> {
             .collect::<Vec<_>>()
             .join(" AND ");
         let all: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
-        let properties = self.properties(print, state);
+        let properties = self.properties(state);
         let (after, metrics) = table
             .merge(source, on.as_str())
             .with_source_alias("s")
@@ -606,7 +596,7 @@ impl Build<'_> {
             "merged {affected} changed keys: {} inserted, {} updated, {stale_rows} deleted",
             metrics.num_target_rows_inserted, metrics.num_target_rows_updated
         ));
-        self.compact(after, print, state).await
+        self.compact(after, state).await
     }
 
     /// The columns that identify a row: the grain (the key first), and the partition columns.
@@ -625,9 +615,8 @@ impl Build<'_> {
         StageError::data(format!("model {name}: {e} (jobs/models/{layer}/{name}.sql)"))
     }
 
-    fn properties(&self, print: &str, state: &State) -> CommitProperties {
+    fn properties(&self, state: &State) -> CommitProperties {
         CommitProperties::default().with_metadata([
-            (META_INPUTS.to_string(), serde_json::json!(print)),
             (META_STATE.to_string(), serde_json::json!(serde_json::to_string(state).unwrap_or_default())),
             (lake::META_RUN_ID.to_string(), serde_json::json!(self.run_id)),
             ("amali.logical_date".to_string(), serde_json::json!(self.logical_date)),
@@ -639,7 +628,6 @@ impl Build<'_> {
         &self,
         existing: Option<DeltaTable>,
         sql: &str,
-        print: &str,
         state: &State,
         summary: &mut TableSummary,
     ) -> Result<()> {
@@ -670,7 +658,7 @@ impl Build<'_> {
             .with_partition_columns(model.partition_by())
             .with_table_name(model.name)
             .with_description(model.definition())
-            .with_commit_properties(self.properties(print, state))
+            .with_commit_properties(self.properties(state))
             .await
             .map_err(|e| from_delta(&format!("write {layer}/{}", model.name), e))?;
         let info = last_commit_info(&written).await?;
@@ -681,12 +669,12 @@ impl Build<'_> {
             .unwrap_or(0);
         summary.rows_written = rows;
         summary.delta_version = written.version().map(|v| v as i64);
-        self.compact(written, print, state).await
+        self.compact(written, state).await
     }
 
     /// Compacts the table's small files (Z-ordered by `zorder_by` when the model names columns) once merges have
     /// left many of them; a reader sees the same rows before and after. The commit keeps the build's metadata.
-    async fn compact(&self, table: DeltaTable, print: &str, state: &State) -> Result<()> {
+    async fn compact(&self, table: DeltaTable, state: &State) -> Result<()> {
         let files = table.snapshot().map_err(|e| from_delta("snapshot", e))?.log_data().num_files();
         let partitions = self.model.partition_by();
         let threshold = if partitions.is_empty() { COMPACT_AFTER_FILES } else { COMPACT_AFTER_FILES * 8 };
@@ -698,7 +686,7 @@ impl Build<'_> {
         let (_, metrics) = table
             .optimize()
             .with_type(kind)
-            .with_commit_properties(self.properties(print, state))
+            .with_commit_properties(self.properties(state))
             .await
             .map_err(|e| from_delta(&format!("optimize {}/{}", self.layer, self.model.name), e))?;
         tracing::info!(

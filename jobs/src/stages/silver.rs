@@ -28,7 +28,7 @@ use deltalake::kernel::transaction::CommitProperties;
 use super::Outcome;
 use super::ingest::BRONZE;
 use super::landing::selected_tables;
-use crate::error::{Result, StageError};
+use crate::error::{Result, StageError, df_err};
 use crate::lake::{self, Lake, from_delta};
 use crate::schema::{Table, Type, quote};
 use crate::settings::Settings;
@@ -41,10 +41,6 @@ pub const QUARANTINE: &str = "_quarantine";
 
 fn q(name: &str) -> String {
     quote(crate::schema::Engine::Postgres, name)
-}
-
-fn df_err(context: &str) -> impl Fn(deltalake::datafusion::error::DataFusionError) -> StageError + '_ {
-    move |e| StageError::internal(format!("{context}: {e}"))
 }
 
 /// The Delta application id of a silver table's merges.
