@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use amali_jobs::fixtures;
-use common::{Workdir, bronze, sample_data, written};
+use common::{Workdir, bronze, invoke_lambda, sample_data, written};
 
 fn seeded() -> (Workdir, BTreeMap<String, u64>) {
     let w = Workdir::sqlite();
@@ -145,4 +145,30 @@ async fn bronze_is_readable_by_python_deltalake_and_polars() {
         assert_eq!(t["polars"].as_u64(), Some(*n), "{table} read by polars");
         assert!(t["columns"].as_array().unwrap().iter().all(|c| c != "password"), "{table}");
     }
+}
+
+/// A stage binary is also its Lambda function: with the runtime API set it serves invocations, answering the run
+/// summary, or failing with the stage's error name as the Lambda error type.
+#[test]
+fn a_stage_binary_serves_lambda_invocations() {
+    let (w, loaded) = seeded();
+    let config = w.path().join("amali.toml");
+    let vars =
+        [("AMALI_CONFIG", config.as_os_str()), ("AMALI_ENV", "test".as_ref()), ("AMALI_WORKDIR", w.path().as_os_str())];
+    let binary = env!("CARGO_BIN_EXE_read_from_app_database");
+    let payload =
+        serde_json::json!({"stage": "read_from_app_database", "run_id": "run-1", "logical_date": "2024-03-01"});
+    let (response, path) = invoke_lambda(binary, &vars, &payload.to_string());
+    assert!(path.ends_with("/response"), "{path}: {response}");
+    let summary: serde_json::Value = serde_json::from_str(&response).unwrap();
+    assert_eq!(summary["status"], "SUCCEEDED", "{summary}");
+    assert_eq!(summary["run_id"], "run-1");
+    let landed = written(&summary);
+    for (table, n) in &loaded {
+        assert_eq!(landed.get(table), Some(n), "{table}: the invocation copied every valid row");
+    }
+    let (error, path) = invoke_lambda(binary, &vars, &serde_json::json!({"logical_date": "2024-03-01"}).to_string());
+    assert!(path.ends_with("/error"), "{path}: {error}");
+    let error: serde_json::Value = serde_json::from_str(&error).unwrap();
+    assert_eq!(error["errorType"], "Amali.ConfigError", "{error}");
 }

@@ -5,7 +5,7 @@ mod common;
 
 use amali_jobs::settings::{Settings, StageArgs};
 use amali_jobs::stages::pause::{self, Action, Cluster};
-use common::moto;
+use common::{invoke_lambda, moto};
 
 fn settings(dir: &std::path::Path) -> Settings {
     let config = r#"[pipeline]
@@ -128,8 +128,12 @@ async fn clusters_pause_and_resume_idempotently_and_wait_for_other_runs() {
     assert_eq!(own[0], "instance amali-internal is stopping");
 
     // The binary as the Lambda: one invocation through a stand-in of the Lambda runtime API.
+    let config = dir.path().join("amali.toml");
+    let vars = [("AMALI_CONFIG", config.as_os_str()), ("AMALI_ENV", "aws".as_ref())];
+    let pause_clusters = env!("CARGO_BIN_EXE_pause_clusters");
     let (response, path) = invoke_lambda(
-        dir.path(),
+        pause_clusters,
+        &vars,
         &serde_json::json!({"action": "resume", "targets": ["internal_rds"], "run_id": "r9"}).to_string(),
     );
     assert!(path.ends_with("/response"), "the invocation succeeded: {path} {response}");
@@ -137,69 +141,8 @@ async fn clusters_pause_and_resume_idempotently_and_wait_for_other_runs() {
     assert_eq!(result["status"], "SUCCEEDED");
     assert_eq!(result["tables"][0]["note"], "instance amali-internal is starting");
     let (error, path) =
-        invoke_lambda(dir.path(), &serde_json::json!({"action": "explode", "run_id": "r9"}).to_string());
+        invoke_lambda(pause_clusters, &vars, &serde_json::json!({"action": "explode", "run_id": "r9"}).to_string());
     assert!(path.ends_with("/error"), "{path}");
     let error: serde_json::Value = serde_json::from_str(&error).unwrap();
     assert_eq!(error["errorType"], "Amali.ConfigError", "the stage's error name is the Lambda error type: {error}");
-}
-
-/// Runs the `pause_clusters` binary as a Lambda for one invocation with `payload`, serving the Lambda runtime API on
-/// loopback; returns the body the function posted and the path it posted it to (`.../response` or `.../error`).
-fn invoke_lambda(dir: &std::path::Path, payload: &str) -> (String, String) {
-    use std::io::{BufRead, BufReader, Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let api = listener.local_addr().unwrap().to_string();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pause_clusters"))
-        .env("AWS_LAMBDA_RUNTIME_API", &api)
-        .env("AWS_LAMBDA_FUNCTION_NAME", "pause")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AMALI_CONFIG", dir.join("amali.toml"))
-        .env("AMALI_ENV", "aws")
-        .env("AMALI_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut posted = None;
-    for stream in listener.incoming() {
-        let mut stream = stream.unwrap();
-        let mut reader = BufReader::new(stream.try_clone().unwrap());
-        let mut request_line = String::new();
-        reader.read_line(&mut request_line).unwrap();
-        let mut length = 0;
-        loop {
-            let mut header = String::new();
-            reader.read_line(&mut header).unwrap();
-            if header.trim().is_empty() {
-                break;
-            }
-            if let Some(v) = header.to_ascii_lowercase().strip_prefix("content-length:") {
-                length = v.trim().parse().unwrap_or(0);
-            }
-        }
-        let mut body = vec![0; length];
-        reader.read_exact(&mut body).unwrap();
-        let path = request_line.split_whitespace().nth(1).unwrap_or_default().to_string();
-        if path.ends_with("/invocation/next") {
-            if posted.is_some() {
-                break; // the second poll: the invocation is over
-            }
-            let headers = format!(
-                "HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: req-1\r\nLambda-Runtime-Deadline-Ms: {}\r\n\
-                 Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:123456789012:function:pause\r\n\
-                 Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-                (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() + 60_000),
-                payload.len()
-            );
-            stream.write_all(headers.as_bytes()).unwrap();
-            stream.write_all(payload.as_bytes()).unwrap();
-        } else {
-            stream.write_all(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n").unwrap();
-            posted = Some((String::from_utf8_lossy(&body).to_string(), path));
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    posted.expect("the function posted a result")
 }

@@ -21,6 +21,5 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    amali_jobs::run::main(Stage::GoldTransformation, cli.args, |s| async move { gold::run(&s).await })
+    amali_jobs::run::entry(Stage::GoldTransformation, || Cli::parse().args, |s| async move { gold::run(&s).await })
 }

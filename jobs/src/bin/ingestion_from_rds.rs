@@ -20,6 +20,5 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    amali_jobs::run::main(Stage::IngestionFromRds, cli.args, |s| async move { ingest::run(&s).await })
+    amali_jobs::run::entry(Stage::IngestionFromRds, || Cli::parse().args, |s| async move { ingest::run(&s).await })
 }

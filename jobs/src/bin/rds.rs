@@ -23,9 +23,12 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    amali_jobs::run::main(Stage::Rds, cli.args, |s| async move {
-        let tables: Vec<&str> = SILVER_MODELS.iter().map(|m| m.name).collect();
-        load::run(&s, "internal_database", "silver", &tables, Layer::InternalRds).await
-    })
+    amali_jobs::run::entry(
+        Stage::Rds,
+        || Cli::parse().args,
+        |s| async move {
+            let tables: Vec<&str> = SILVER_MODELS.iter().map(|m| m.name).collect();
+            load::run(&s, "internal_database", "silver", &tables, Layer::InternalRds).await
+        },
+    )
 }

@@ -21,6 +21,5 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    amali_jobs::run::main(Stage::ReadFromAppDatabase, cli.args, |s| async move { extract::run(&s).await })
+    amali_jobs::run::entry(Stage::ReadFromAppDatabase, || Cli::parse().args, |s| async move { extract::run(&s).await })
 }

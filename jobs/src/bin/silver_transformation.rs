@@ -26,21 +26,27 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    amali_jobs::run::entry(Stage::SilverTransformation, parse, |s| async move { silver::run(&s).await })
+}
+
+/// The command line's stage arguments; `--print-sql` prints and exits here.
+fn parse() -> StageArgs {
     let cli = Cli::parse();
-    if cli.print_sql {
-        let printed = amali_jobs::settings::Settings::resolve(&cli.args).and_then(|s| silver::print_sql(&s));
-        return match printed {
-            Ok(list) => {
-                for (table, sql) in list {
-                    println!("{}", serde_json::json!({ "table": table, "sql": sql }));
-                }
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(e.exit_code())
-            }
-        };
+    if !cli.print_sql {
+        return cli.args;
     }
-    amali_jobs::run::main(Stage::SilverTransformation, cli.args, |s| async move { silver::run(&s).await })
+    let printed = amali_jobs::settings::Settings::resolve(&cli.args).and_then(|s| silver::print_sql(&s));
+    let code = match printed {
+        Ok(list) => {
+            for (table, sql) in list {
+                println!("{}", serde_json::json!({ "table": table, "sql": sql }));
+            }
+            0
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            i32::from(e.exit_code())
+        }
+    };
+    std::process::exit(code)
 }

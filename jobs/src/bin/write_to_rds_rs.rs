@@ -23,9 +23,12 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    amali_jobs::run::main(Stage::WriteToRdsRs, cli.args, |s| async move {
-        let tables: Vec<&str> = GOLD_MODELS.iter().map(|m| m.name).collect();
-        load::run(&s, "warehouse", "gold", &tables, Layer::Warehouse).await
-    })
+    amali_jobs::run::entry(
+        Stage::WriteToRdsRs,
+        || Cli::parse().args,
+        |s| async move {
+            let tables: Vec<&str> = GOLD_MODELS.iter().map(|m| m.name).collect();
+            load::run(&s, "warehouse", "gold", &tables, Layer::Warehouse).await
+        },
+    )
 }

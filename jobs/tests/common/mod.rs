@@ -196,3 +196,84 @@ pub fn moto() -> Moto {
     assert!(created.starts_with("HTTP/1.1 200"), "create the bucket: {created}");
     Moto(child, port)
 }
+
+/// Runs a stage binary as a Lambda for one invocation with `payload` and the environment variables `vars`, serving
+/// the Lambda runtime API on loopback; returns the body the function posted and the path it posted it to
+/// (`.../response` or `.../error`).
+pub fn invoke_lambda(binary: &str, vars: &[(&str, &std::ffi::OsStr)], payload: &str) -> (String, String) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let api = listener.local_addr().unwrap().to_string();
+    let mut child = std::process::Command::new(binary)
+        .env("AWS_LAMBDA_RUNTIME_API", &api)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "pause")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .envs(vars.iter().copied())
+        .env("AMALI_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap();
+    // Never wait forever: a function that dies or stalls fails the test with what it said.
+    listener.set_nonblocking(true).unwrap();
+    let started = Instant::now();
+    let mut posted = None;
+    loop {
+        let mut stream = match listener.accept() {
+            Ok((stream, _)) => stream,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if let Some(status) = child.try_wait().unwrap() {
+                    panic!("{binary} exited ({status}) before posting a result");
+                }
+                if started.elapsed() > Duration::from_secs(180) {
+                    let _ = child.kill();
+                    panic!("{binary} posted no result within 180 s");
+                }
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            }
+            Err(e) => panic!("the stand-in runtime API failed: {e}"),
+        };
+        // Each connection serves one request and is closed (`Connection: close`, so the runtime's client does not
+        // try to reuse it).
+        stream.set_nonblocking(false).unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut request_line = String::new();
+        reader.read_line(&mut request_line).unwrap();
+        let mut length = 0;
+        loop {
+            let mut header = String::new();
+            reader.read_line(&mut header).unwrap();
+            if header.trim().is_empty() {
+                break;
+            }
+            if let Some(v) = header.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).unwrap();
+        let path = request_line.split_whitespace().nth(1).unwrap_or_default().to_string();
+        if path.ends_with("/invocation/next") {
+            if posted.is_some() {
+                break; // the second poll: the invocation is over
+            }
+            let headers = format!(
+                "HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: req-1\r\nLambda-Runtime-Deadline-Ms: {}\r\n\
+                 Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:123456789012:function:pause\r\n\
+                 Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() + 60_000),
+                payload.len()
+            );
+            stream.write_all(headers.as_bytes()).unwrap();
+            stream.write_all(payload.as_bytes()).unwrap();
+        } else {
+            stream.write_all(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
+            posted = Some((String::from_utf8_lossy(&body).to_string(), path));
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    posted.expect("the function posted a result")
+}
