@@ -216,6 +216,41 @@ pub struct EnvConfig {
     /// Where the data lives: databases, the lake, and where their passwords come from.
     #[serde(default)]
     pub data: Option<DataConfig>,
+    /// What `amali deploy` needs beyond the definition: roles, the stages image, subscriptions.
+    #[serde(default)]
+    pub deploy: Option<DeployConfig>,
+}
+
+/// `[env.NAME.deploy]`: the settings of `amali deploy` for an environment on AWS.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeployConfig {
+    /// The IAM role the state machine runs as (a name or an ARN); `amali iam-policy --env NAME` prints its policy.
+    pub role: String,
+    /// The IAM role the Lambda functions (pause_clusters, stages on the lambda runner) run as.
+    pub lambda_role: String,
+    /// The image holding every stage binary, for stages on ECS (`--image` overrides it; CI passes the image it
+    /// pushed).
+    #[serde(default)]
+    pub image: Option<String>,
+    /// The Lambda functions' architecture: `x86_64` or `arm64`.
+    #[serde(default = "default_architecture")]
+    pub architecture: String,
+    /// Memory of the Lambda functions, in MB.
+    #[serde(default = "default_lambda_memory")]
+    pub lambda_memory_mb: i32,
+    /// Subscriptions of the topics, as `PROTOCOL:ENDPOINT` by topic (`success`, `failure`), e.g.
+    /// `{ failure = ["email:oncall@example.com"] }`. Subscriptions not listed are reported and left alone.
+    #[serde(default)]
+    pub subscriptions: BTreeMap<String, Vec<String>>,
+}
+
+fn default_architecture() -> String {
+    "x86_64".into()
+}
+
+fn default_lambda_memory() -> i32 {
+    1024
 }
 
 /// `[env.NAME.data]`: the databases and the lake the stages read and write.
@@ -349,6 +384,20 @@ pub struct EcsConfig {
     /// The IAM role ECS pulls the image and writes logs with (a name or an ARN).
     #[serde(default)]
     pub execution_role: Option<String>,
+    /// CPU units of a stage task (Fargate: 256 to 16384).
+    #[serde(default = "default_ecs_cpu")]
+    pub cpu: String,
+    /// Memory of a stage task, in MiB.
+    #[serde(default = "default_ecs_memory")]
+    pub memory: String,
+}
+
+fn default_ecs_cpu() -> String {
+    "2048".into()
+}
+
+fn default_ecs_memory() -> String {
+    "8192".into()
 }
 
 /// Glue job naming.
@@ -448,6 +497,22 @@ impl EnvConfig {
             return Err(bad(
                 "a stage runs on ECS but there is no [env.NAME.ecs] table; add one or change runner".into()
             ));
+        }
+        if let Some(deploy) = &self.deploy {
+            if !["x86_64", "arm64"].contains(&deploy.architecture.as_str()) {
+                return Err(bad(format!("deploy.architecture {:?} is not x86_64 or arm64", deploy.architecture)));
+            }
+            for (topic, endpoints) in &deploy.subscriptions {
+                if topic != "success" && topic != "failure" {
+                    return Err(bad(format!("deploy.subscriptions has {topic:?}: the topics are success and failure")));
+                }
+                if let Some(bad_endpoint) = endpoints.iter().find(|e| !e.contains(':')) {
+                    return Err(bad(format!(
+                        "deploy.subscriptions.{topic} has {bad_endpoint:?}: write PROTOCOL:ENDPOINT, \
+                         e.g. email:oncall@example.com"
+                    )));
+                }
+            }
         }
         Ok(())
     }

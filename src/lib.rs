@@ -5,6 +5,7 @@
 //! (environments from `amali.toml`) and [`cli`] (one module per subcommand).
 
 pub mod asl;
+pub mod aws;
 pub mod cli;
 pub mod config;
 pub mod dsl;

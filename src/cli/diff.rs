@@ -1,4 +1,7 @@
 //! `amali diff`: what changed between two state machine definitions, state by state.
+//!
+//! Either side may be `deployed:ENV`, the definition live in AWS for an environment (its `live` alias's version);
+//! with only `deployed:ENV` given, it is compared with what amali renders for that environment.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -7,20 +10,35 @@ use anyhow::Context;
 use clap::Args;
 use serde_json::Value;
 
-use super::ExitStatus;
+use super::aws::{AwsArgs, deployed_definition};
 use super::validate::Format;
+use super::{ExitStatus, GlobalArgs};
 use crate::asl::diff::{self, Diff, compact};
+use crate::config::Config;
 
 /// Arguments of `amali diff`.
 #[derive(Debug, Args)]
 pub struct DiffArgs {
-    /// The old definition ("-" reads standard input)
-    pub old: PathBuf,
-    /// The new definition
-    pub new: PathBuf,
+    /// The old definition: a file, "-" (standard input) or deployed:ENV (live in AWS)
+    pub old: String,
+    /// The new definition [default with deployed:ENV: the definition amali renders for ENV]
+    pub new: Option<String>,
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+/// Reads one side: a file, standard input, or `deployed:ENV`.
+fn read_side(global: &GlobalArgs, side: &str, aws: &AwsArgs) -> anyhow::Result<Value> {
+    match side.strip_prefix("deployed:") {
+        Some(env) => {
+            let config = Config::load(global.config.as_deref())?;
+            deployed_definition(&config, env, aws)
+        }
+        None => read_json(&PathBuf::from(side)),
+    }
 }
 
 fn read_json(path: &PathBuf) -> anyhow::Result<Value> {
@@ -33,8 +51,24 @@ fn read_json(path: &PathBuf) -> anyhow::Result<Value> {
 }
 
 /// Runs `amali diff`: exit 0 when the definitions mean the same machine, 1 when they differ.
-pub fn run(args: DiffArgs) -> anyhow::Result<ExitStatus> {
-    let (old, new) = match (read_json(&args.old), read_json(&args.new)) {
+pub fn run(global: &GlobalArgs, mut args: DiffArgs) -> anyhow::Result<ExitStatus> {
+    let new = match &args.new {
+        Some(new) => read_side(global, new, &args.aws),
+        None => match args.old.strip_prefix("deployed:") {
+            Some(env) => {
+                args.new = Some(format!("rendered:{env}"));
+                Config::load(global.config.as_deref())
+                    .map_err(anyhow::Error::from)
+                    .and_then(|c| super::render::render_env(&c, env))
+                    .and_then(|text| serde_json::from_str(&text).context("the rendered definition is not JSON"))
+            }
+            None => {
+                eprintln!("error: give two definitions, or deployed:ENV alone to compare it with the rendered one");
+                return Ok(ExitStatus::Error);
+            }
+        },
+    };
+    let (old, new) = match (read_side(global, &args.old, &args.aws), new) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => {
             eprintln!("error: {e:#}");
@@ -59,12 +93,17 @@ pub fn run(args: DiffArgs) -> anyhow::Result<ExitStatus> {
 }
 
 fn write_text(out: &mut impl Write, d: &Diff, args: &DiffArgs, color: bool) -> std::io::Result<()> {
-    let paint = |code: &str, text: String| if color { format!("\x1b[{code}m{text}\x1b[0m") } else { text };
-    writeln!(out, "--- {}", args.old.display())?;
-    writeln!(out, "+++ {}", args.new.display())?;
+    writeln!(out, "--- {}", args.old)?;
+    writeln!(out, "+++ {}", args.new.as_deref().unwrap_or(""))?;
     if d.is_empty() {
         return writeln!(out, "no semantic difference");
     }
+    write_changes(out, d, color)
+}
+
+/// Writes a non-empty diff's changes, one line per state (and one per changed field under it), then a count.
+pub fn write_changes(out: &mut impl Write, d: &Diff, color: bool) -> std::io::Result<()> {
+    let paint = |code: &str, text: String| if color { format!("\x1b[{code}m{text}\x1b[0m") } else { text };
     for c in &d.machine {
         writeln!(out, "{} {}: {} -> {}", paint("33", "~ machine".into()), c.path, compact(&c.old), compact(&c.new))?;
     }

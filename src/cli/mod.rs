@@ -3,6 +3,7 @@
 //! Arguments are parsed first (clap, no I/O) and resolved second (each command loads `amali.toml` and checks what
 //! it needs), so `--help` always works and every error names the flag or file to fix.
 
+mod aws;
 mod datagen;
 mod diff;
 mod exec;
@@ -101,12 +102,14 @@ pub enum Command {
     ///
     /// The comparison is semantic: key order and formatting do not count. States are
     /// matched by name across branches and item processors; a state that only changed
-    /// name is reported as renamed. Exit status: 0 same machine, 1 different, 2 a file
-    /// could not be read.
+    /// name is reported as renamed. deployed:ENV is the definition live in AWS (the
+    /// version its alias "live" points to); given alone, it is compared with what amali
+    /// renders for ENV. Exit status: 0 same machine, 1 different, 2 a file could not be read.
     ///
     /// Examples:
     ///   amali diff asl/dev.asl.json asl/prod.asl.json
     ///   git show HEAD~1:asl/prod.asl.json | amali diff - asl/prod.asl.json
+    ///   amali diff deployed:prod                 # what a deploy would change
     #[command(verbatim_doc_comment)]
     Diff(diff::DiffArgs),
     /// Draw a state machine as a Mermaid or Graphviz diagram, like the console's graph.
@@ -161,19 +164,27 @@ pub enum Command {
     /// the run is kept in .amali/runs/RUN_ID/ (definition, input, history, outcome, stage calls and
     /// logs) and notifications go to .amali/notifications.jsonl. Exit 0 when the run succeeded.
     ///
+    /// With --env ENV of an environment in AWS, starts an execution of its deployed state
+    /// machine on the alias "live", named run-LOGICAL_DATE (one per date unless --force);
+    /// --follow shows it state by state until it ends.
+    ///
     /// Examples:
     ///   amali run --local
     ///   amali run --local --logical-date 2024-03-01 --name backfill-0301
     ///   amali run --local --fail-stage write_to_rds_rs      (see the failure path)
+    ///   amali run --env prod --logical-date 2024-03-01 --follow
     #[command(verbatim_doc_comment)]
     Run(run::RunArgs),
     /// Run one stage again with the arguments it had in a run (default: the latest run).
     ///
-    /// Stages are idempotent per run id: rerunning one writes nothing twice.
+    /// Stages are idempotent per run id: rerunning one writes nothing twice. With --env ENV
+    /// of an environment in AWS, the stage runs there (a Glue job run, an ECS task or a Lambda
+    /// invoke) with the parameters its Task had in the execution, and is followed to its end.
     ///
     /// Examples:
     ///   amali rerun ingestion_from_rds --local
     ///   amali rerun silver_transformation --local --run local-20240301T020000Z
+    ///   amali rerun gold_transformation --env prod --execution arn:aws:states:...:execution:amalimart-pipeline:run-2024-03-01
     #[command(verbatim_doc_comment)]
     Rerun(run::RerunArgs),
     /// Resume a failed run from the stage that failed, as AWS's RedriveExecution does: same
@@ -181,6 +192,7 @@ pub enum Command {
     ///
     /// Example:
     ///   amali redrive --local local-20240301T020000Z
+    ///   amali redrive --follow arn:aws:states:eu-west-1:050451375647:execution:amalimart-pipeline:run-2024-03-01
     #[command(verbatim_doc_comment)]
     Redrive(run::RedriveArgs),
     /// Print the least-privilege IAM policy the state machine's role needs, derived from its definition.
@@ -197,6 +209,42 @@ pub enum Command {
     ///   amali iam-policy --env prod --definition original.asl.json
     #[command(verbatim_doc_comment)]
     IamPolicy(iam_policy::IamPolicyArgs),
+    /// Plan, then apply, the pipeline's AWS resources for an environment, idempotently.
+    ///
+    /// The plan lists every resource as create, update or unchanged, with what differs:
+    /// SNS topics and subscriptions, the pause_clusters Lambda (and stages on the lambda
+    /// runner: the stage binary zipped as bootstrap for provided.al2023), the ECS cluster
+    /// and task definition of the stages image, the Glue jobs of stages still on Glue
+    /// (kept, their default arguments managed, passwords removed), the state machine
+    /// (with the semantic diff of its definition) and its alias "live". Applying updates
+    /// the state machine with publish (a new version) and moves "live" to it. With
+    /// nothing to change, no mutating call is made. Credentials and region come from the
+    /// standard AWS chain; the region is the environment's.
+    /// Exit status: 0 deployed or nothing to do, 1 the plan has problems, 2 an error.
+    ///
+    /// Examples:
+    ///   amali deploy --env dev --dry-run
+    ///   amali deploy --env dev --yes --image "$REGISTRY/amalimart-stages:$GIT_SHA"
+    ///   amali deploy --env prod --artifacts target/x86_64-unknown-linux-musl/release
+    #[command(verbatim_doc_comment)]
+    Deploy(aws::DeployArgs),
+    /// Move the alias "live" back to an earlier version of the state machine.
+    ///
+    /// New executions (amali run --env) start on the alias, so this is a rollback of the
+    /// pipeline's definition; running executions finish on their version.
+    ///
+    /// Examples:
+    ///   amali rollback --env prod             # to the version before the live one
+    ///   amali rollback --env prod --to 12
+    #[command(verbatim_doc_comment)]
+    Rollback(aws::RollbackArgs),
+    /// Show recent executions in AWS with the status of each stage.
+    ///
+    /// Examples:
+    ///   amali status --env prod
+    ///   amali status --limit 30 --format json
+    #[command(verbatim_doc_comment)]
+    Status(aws::StatusArgs),
 }
 
 /// Runs a parsed command line.
@@ -204,7 +252,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     match cli.command {
         Command::Render(args) => render::run(&cli.global, args),
         Command::Validate(args) => validate::run(args),
-        Command::Diff(args) => diff::run(args),
+        Command::Diff(args) => diff::run(&cli.global, args),
         Command::Graph(args) => graph::run(&cli.global, args),
         Command::Exec(args) => exec::run(args),
         Command::Seed(args) => seed::run(&cli.global, args),
@@ -213,5 +261,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Rerun(args) => run::rerun(&cli.global, args),
         Command::Redrive(args) => run::redrive(&cli.global, args),
         Command::IamPolicy(args) => iam_policy::run(&cli.global, args),
+        Command::Deploy(args) => aws::deploy(&cli.global, args),
+        Command::Rollback(args) => aws::rollback(&cli.global, args),
+        Command::Status(args) => aws::status(&cli.global, args),
     }
 }

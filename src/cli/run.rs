@@ -19,8 +19,10 @@ use anyhow::{Context, anyhow, bail};
 use clap::Args;
 use serde_json::{Value, json};
 
+use super::aws::{self, AwsArgs};
 use super::{ExitStatus, GlobalArgs, tools};
 use crate::asl::{self, StateMachine};
+use crate::aws::operate::StartOn;
 use crate::config::{Config, EnvConfig};
 use crate::interp::clock::{Clock, RealClock, VirtualClock};
 use crate::interp::handlers::{Handlers, SnsHandler, TaskHandler, TaskRequest};
@@ -36,12 +38,27 @@ pub struct LocalArgs {
     /// (implied for an environment whose lake is a local directory)
     #[arg(long)]
     pub local: bool,
-    /// The environment of amali.toml
+    /// The environment of amali.toml; one whose lake is in S3 is operated in AWS
     #[arg(long, default_value = "local", value_name = "ENV")]
     pub env: String,
     /// The work directory [default: the environment's data.workdir, else .amali]
     #[arg(long, value_name = "DIR")]
     pub workdir: Option<PathBuf>,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+impl LocalArgs {
+    /// The environment when it runs in AWS (not --local, and its lake is not a local directory).
+    fn aws_env(&self, global: &GlobalArgs) -> anyhow::Result<Option<EnvConfig>> {
+        if self.local {
+            return Ok(None);
+        }
+        let config = Config::load(global.config.as_deref())?;
+        let env = config.env(&self.env)?;
+        let remote = env.data.as_ref().is_none_or(|d| d.lake.contains("://"));
+        Ok(remote.then(|| env.clone()))
+    }
 }
 
 /// Arguments of `amali run`.
@@ -64,6 +81,18 @@ pub struct RunArgs {
     /// The CSV files that seed the app database on first use [default: jobs/sample-data beside amali.toml]
     #[arg(long, value_name = "DIR")]
     pub sample_data: Option<PathBuf>,
+    /// AWS: the execution's input, JSON or @FILE (logical_date is set from --logical-date)
+    #[arg(long, value_name = "JSON")]
+    pub input: Option<String>,
+    /// AWS: show the execution state by state until it ends (exit 0 only if it succeeded)
+    #[arg(long)]
+    pub follow: bool,
+    /// AWS: start another execution even if one for this logical date exists
+    #[arg(long)]
+    pub force: bool,
+    /// AWS: what to start: the alias "live", the "latest" revision, or a version number
+    #[arg(long, value_name = "TARGET", default_value = "live", value_parser = parse_start_on)]
+    pub on: StartOn,
 }
 
 /// Arguments of `amali rerun`.
@@ -84,10 +113,13 @@ pub struct RerunArgs {
 /// Arguments of `amali redrive`.
 #[derive(Debug, Args)]
 pub struct RedriveArgs {
-    /// The failed run: its run id or execution ARN
+    /// The failed run: its run id or execution ARN (an ARN of an environment in AWS redrives it there)
     pub run: String,
     #[command(flatten)]
     pub target: LocalArgs,
+    /// AWS: show the execution state by state until it ends
+    #[arg(long)]
+    pub follow: bool,
 }
 
 /// A resolved local environment.
@@ -108,14 +140,6 @@ impl Local {
                 env.name
             )
         })?;
-        if !args.local && data.lake.contains("://") {
-            bail!(
-                "environment {} keeps its lake in {}: operating it on AWS is not part of this version; \
-                 use --local with a local environment",
-                env.name,
-                data.lake
-            );
-        }
         let workdir = args
             .workdir
             .clone()
@@ -392,6 +416,19 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 /// Runs `amali run --local`.
 pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<ExitStatus> {
+    if let Some(env) = args.target.aws_env(global)? {
+        if args.name.is_some() || !args.fail_stage.is_empty() {
+            bail!("--name and --fail-stage are for local runs; in AWS the execution is named after its logical date");
+        }
+        let request = aws::AwsRun {
+            logical_date: args.logical_date.clone(),
+            input: args.input.clone(),
+            follow: args.follow,
+            force: args.force,
+            on: args.on,
+        };
+        return aws::run(&env, &args.target.aws, request, global.quiet);
+    }
     let local = Local::resolve(global, &args.target)?;
     build_stages_if_missing(global.quiet)?;
     seed_if_missing(&local, args.sample_data.as_deref(), global.quiet)?;
@@ -431,6 +468,10 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<ExitStatus> {
 
 /// Runs `amali rerun STAGE --local`.
 pub fn rerun(global: &GlobalArgs, args: RerunArgs) -> anyhow::Result<ExitStatus> {
+    if let Some(env) = args.target.aws_env(global)? {
+        let execution = args.execution.as_deref().or(args.run.as_deref());
+        return aws::rerun(&env, &args.target.aws, args.stage, execution);
+    }
     let local = Local::resolve(global, &args.target)?;
     let (run_id, run_dir) = local.run_dir(args.run.as_deref().or(args.execution.as_deref()))?;
     let text = std::fs::read_to_string(run_dir.join("tasks.jsonl")).unwrap_or_default();
@@ -476,6 +517,9 @@ pub fn rerun(global: &GlobalArgs, args: RerunArgs) -> anyhow::Result<ExitStatus>
 
 /// Runs `amali redrive --local RUN_ID`.
 pub fn redrive(global: &GlobalArgs, args: RedriveArgs) -> anyhow::Result<ExitStatus> {
+    if let Some(env) = aws_env_of_execution(global, &args)? {
+        return aws::redrive(&env, &args.target.aws, &args.run, args.follow, global.quiet);
+    }
     let local = Local::resolve(global, &args.target)?;
     let (run_id, run_dir) = local.run_dir(Some(&args.run))?;
     let outcome: Value = serde_json::from_str(&std::fs::read_to_string(run_dir.join("outcome.json"))?)?;
@@ -506,4 +550,40 @@ pub fn redrive(global: &GlobalArgs, args: RedriveArgs) -> anyhow::Result<ExitSta
     let before = recorded_calls(&run_dir);
     let outcome = running(&run_dir, || runtime().map(|rt| rt.block_on(execute(&machine, input, options))))?;
     finish(&local, (&run_id, &run_dir), &outcome, &format!("history.redrive-{n}.json"), before)
+}
+
+/// The environment in AWS a redrive is for: the one whose state machine the execution ARN names (or --env).
+fn aws_env_of_execution(global: &GlobalArgs, args: &RedriveArgs) -> anyhow::Result<Option<EnvConfig>> {
+    if args.target.local {
+        return Ok(None);
+    }
+    let parts: Vec<&str> = args.run.split(':').collect();
+    if parts.len() == 8 && parts[0] == "arn" && parts[2] == "states" && parts[5] == "execution" {
+        let config = Config::load(global.config.as_deref())?;
+        let found = config
+            .env
+            .values()
+            .find(|e| e.state_machine == parts[6] && e.region == parts[3] && e.account == parts[4])
+            .cloned();
+        return match found {
+            Some(env) if env.data.as_ref().is_none_or(|d| d.lake.contains("://")) => Ok(Some(env)),
+            Some(_) => Ok(None),
+            None => bail!(
+                "no environment of {} has state machine {} in {} (account {}): check the ARN or --config",
+                config.origin,
+                parts[6],
+                parts[3],
+                parts[4]
+            ),
+        };
+    }
+    args.target.aws_env(global)
+}
+
+fn parse_start_on(text: &str) -> Result<StartOn, String> {
+    match text {
+        "live" => Ok(StartOn::Live),
+        "latest" => Ok(StartOn::Latest),
+        n => n.parse().map(StartOn::Version).map_err(|_| format!("{n:?} is not live, latest or a version number")),
+    }
 }

@@ -100,12 +100,23 @@ fn rerun_says_what_to_do_when_a_stage_never_ran() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("amali redrive --local r2"));
 }
 
+/// An environment whose lake is in S3 is operated in AWS: `run --env prod` starts an execution there (here an
+/// endpoint that refuses connections, so the error says what it tried).
 #[test]
-fn run_refuses_an_environment_that_lives_on_aws_without_local() {
+fn run_of_an_environment_on_aws_starts_an_execution_there() {
     let dir = tempfile::tempdir().unwrap();
-    let out = amali(dir.path(), &["run", "--env", "prod"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("s3://"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = amali(dir.path(), &["run", "--env", "prod", "--logical-date", "2024-03-01"])
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("cannot look for execution run-2024-03-01"), "{stderr}");
+    assert!(stderr.contains("cannot reach AWS"), "{stderr}");
+    assert!(!dir.path().join(".amali").exists(), "nothing local is created for an environment on AWS");
 }
 
 #[test]

@@ -1,0 +1,5 @@
+//! `amali deploy` and operating the pipeline on AWS: against moto_server (moto.rs), and against mocked clients for
+//! the calls moto does not implement (mocks.rs).
+
+mod mocks;
+mod moto;
