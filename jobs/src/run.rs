@@ -135,6 +135,15 @@ where
             Some(e) => Err(fail(&e)),
         }
     };
+    serve(handler)
+}
+
+/// Serves Lambda invocations with `handler` until the runtime API goes away (exit 70 when it fails).
+pub fn serve<H, Fut>(handler: H) -> ExitCode
+where
+    H: Fn(LambdaEvent<Value>) -> Fut,
+    Fut: Future<Output = Result<Value, Diagnostic>>,
+{
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build();
     match runtime.map(|rt| rt.block_on(lambda_runtime::run(service_fn(handler)))) {
         Ok(Ok(())) => ExitCode::SUCCESS,

@@ -8,7 +8,7 @@ use amali::stage::Stage;
 use amali_jobs::settings::{Settings, StageArgs};
 use amali_jobs::stages::pause::{self, Action, Cluster};
 use clap::{Parser, ValueEnum};
-use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
+use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::{Value, json};
 
 /// Stop the internal RDS and pause Redshift once the loads are done (or start them again).
@@ -69,18 +69,7 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
 fn main() -> ExitCode {
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
         amali_jobs::telemetry::init();
-        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build();
-        return match runtime.map(|rt| rt.block_on(lambda_runtime::run(service_fn(handle)))) {
-            Ok(Ok(())) => ExitCode::SUCCESS,
-            Ok(Err(e)) => {
-                eprintln!("error: the Lambda runtime stopped: {e}");
-                ExitCode::from(70)
-            }
-            Err(e) => {
-                eprintln!("error: cannot start the runtime: {e}");
-                ExitCode::from(70)
-            }
-        };
+        return amali_jobs::run::serve(handle);
     }
     let cli = Cli::parse();
     let (action, targets, execution) = (cli.action, cli.targets.clone(), cli.execution.clone());
