@@ -224,12 +224,35 @@ pub async fn plan(aws: &Aws, target: &Target) -> anyhow::Result<Plan> {
         warnings: Vec::new(),
         definition_diff: None,
     };
+    check_account(aws, env, &mut plan).await?;
     plan_topics(aws, target, deploy, &mut plan).await?;
     plan_functions(aws, target, deploy, &mut plan).await?;
     plan_ecs(aws, target, deploy, &mut plan).await?;
     plan_glue(aws, target, &mut plan).await?;
     plan_state_machine(aws, target, deploy, &mut plan).await?;
     Ok(plan)
+}
+
+/// The credentials must be for the environment's account: deploying dev's configuration with prod's credentials (or
+/// the reverse) is a problem of the plan, not something to find out from the first failing call.
+async fn check_account(aws: &Aws, env: &EnvConfig, plan: &mut Plan) -> anyhow::Result<()> {
+    let me = aws
+        .sts
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| anyhow!("cannot tell which AWS account the credentials are for: {}", describe_error(&e)))?;
+    match me.account() {
+        Some(account) if account != env.account => plan.problems.push(format!(
+            "the credentials are for account {account} ({}), but [env.{}] is account {}: use that account's profile \
+             or role",
+            me.arn().unwrap_or("?"),
+            env.name,
+            env.account
+        )),
+        _ => {}
+    }
+    Ok(())
 }
 
 async fn plan_topics(aws: &Aws, target: &Target, deploy: &DeployConfig, plan: &mut Plan) -> anyhow::Result<()> {

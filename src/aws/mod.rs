@@ -98,6 +98,8 @@ pub struct Aws {
     pub glue: aws_sdk_glue::Client,
     /// ECS.
     pub ecs: aws_sdk_ecs::Client,
+    /// STS: which account the credentials are for.
+    pub sts: aws_sdk_sts::Client,
     /// The calls made.
     pub log: CallLog,
     /// The region the clients talk to.
@@ -132,6 +134,9 @@ impl Aws {
             ),
             ecs: aws_sdk_ecs::Client::from_conf(
                 aws_sdk_ecs::config::Builder::from(&shared).interceptor(log.clone()).build(),
+            ),
+            sts: aws_sdk_sts::Client::from_conf(
+                aws_sdk_sts::config::Builder::from(&shared).interceptor(log.clone()).build(),
             ),
             log,
             region,

@@ -72,9 +72,21 @@ fn aws(
         lambda,
         glue,
         ecs: mock_client!(aws_sdk_ecs, []),
+        sts: sts("123456789012"),
         log: CallLog::default(),
         region: "eu-west-1".into(),
     }
+}
+
+/// Credentials of `account`.
+fn sts(account: &'static str) -> aws_sdk_sts::Client {
+    let me = mock!(aws_sdk_sts::Client::get_caller_identity).then_output(move || {
+        aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityOutput::builder()
+            .account(account)
+            .arn(format!("arn:aws:sts::{account}:assumed-role/deployer/ci"))
+            .build()
+    });
+    mock_client!(aws_sdk_sts, RuleMode::MatchAny, [&me])
 }
 
 /// Topics that exist with no subscriptions.
@@ -271,6 +283,29 @@ async fn aws_validation_errors_are_problems_of_the_plan() {
     assert!(plan.problems[0].contains("SCHEMA_VALIDATION_FAILED at /States/Notify success/TimeoutSeconds"));
     let err = deploy::apply(&aws, &target, &plan, &mut |_| {}).await.unwrap_err().to_string();
     assert!(err.contains("nothing was applied"), "{err}");
+}
+
+/// Credentials of another account than the environment's stop the deploy.
+#[tokio::test]
+async fn credentials_of_another_account_are_a_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = target(dir.path());
+    let missing = mock!(aws_sdk_sfn::Client::describe_state_machine).then_error(|| {
+        aws_sdk_sfn::operation::describe_state_machine::DescribeStateMachineError::StateMachineDoesNotExist(
+            aws_sdk_sfn::types::error::StateMachineDoesNotExist::builder().message("no").build(),
+        )
+    });
+    let sfn = mock_client!(aws_sdk_sfn, RuleMode::MatchAny, [&valid(), &missing]);
+    let glue = mock_client!(aws_sdk_glue, RuleMode::MatchAny, [&glue_rule(HashMap::new())]);
+    let aws = Aws { sts: sts("999999999999"), ..aws(sfn, sns(), lambda(&target), glue) };
+    let plan = deploy::plan(&aws, &target).await.unwrap();
+    assert_eq!(plan.problems.len(), 1, "{:?}", plan.problems);
+    assert!(
+        plan.problems[0].starts_with("the credentials are for account 999999999999 (arn:aws:sts::999999999999:"),
+        "{}",
+        plan.problems[0]
+    );
+    assert!(plan.problems[0].contains("but [env.mocked] is account 123456789012"));
 }
 
 /// A Glue job keeps its definition; its default arguments lose the password and gain the managed ones (UpdateJob
