@@ -543,8 +543,44 @@ impl EnvConfig {
             .unwrap_or_else(|| format!("{}{}", self.lambda.function_prefix, stage.name()))
     }
 
+    /// The AWS partition of the environment's region (`aws`, `aws-cn`, `aws-us-gov`).
+    pub fn partition(&self) -> &'static str {
+        partition(&self.region)
+    }
+
+    /// The ARN of `resource` of `service` in the environment's region and account.
+    pub fn arn(&self, service: &str, resource: &str) -> String {
+        format!("arn:{}:{service}:{}:{}:{resource}", self.partition(), self.region, self.account)
+    }
+
+    /// The ARN of the IAM role `role` (a name, or already an ARN) of the environment's account.
+    pub fn role_arn(&self, role: &str) -> String {
+        role_arn(self.partition(), &self.account, role)
+    }
+
     /// The ARN of the SNS topic named `topic`.
     pub fn topic_arn(&self, topic: &str) -> String {
-        format!("arn:aws:sns:{}:{}:{}", self.region, self.account, topic)
+        self.arn("sns", topic)
     }
+
+    /// The ARN of the environment's state machine.
+    pub fn state_machine_arn(&self) -> String {
+        self.arn("states", &format!("stateMachine:{}", self.state_machine))
+    }
+}
+
+/// The AWS partition of `region`.
+pub fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
+/// The ARN of the IAM role `role` in `account`: a name becomes `arn:PARTITION:iam::ACCOUNT:role/NAME`, an ARN stays.
+pub fn role_arn(partition: &str, account: &str, role: &str) -> String {
+    if role.starts_with("arn:") { role.to_string() } else { format!("arn:{partition}:iam::{account}:role/{role}") }
 }

@@ -79,11 +79,7 @@ impl Context {
     }
 
     fn role_arn(&self, role: &str) -> String {
-        if role.starts_with("arn:") {
-            role.to_string()
-        } else {
-            format!("arn:{}:iam::{}:role/{role}", self.partition, self.account)
-        }
+        crate::config::role_arn(&self.partition, &self.account, role)
     }
 }
 

@@ -28,9 +28,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::package::{LambdaZip, lambda_zip};
-use super::{Aws, describe_error, role_arn};
+use super::{Aws, describe_error};
 use crate::asl::diff::{self, Diff};
-use crate::config::{Config, DeployConfig, EnvConfig, Runner};
+use crate::config::{DeployConfig, EnvConfig, Runner};
 use crate::stage::Stage;
 
 /// The alias executions start on.
@@ -42,8 +42,6 @@ const LAMBDA_MAX_TIMEOUT: u64 = 900;
 /// What a deploy targets.
 #[derive(Debug, Clone)]
 pub struct Target {
-    /// The configuration.
-    pub config: Config,
     /// The environment.
     pub env: EnvConfig,
     /// The definition to deploy (canonical ASL JSON).
@@ -64,16 +62,6 @@ impl Target {
             )
         })
     }
-
-    /// The state machine's ARN.
-    pub fn state_machine_arn(&self) -> String {
-        state_machine_arn(&self.env)
-    }
-}
-
-/// The ARN of `env`'s state machine.
-pub fn state_machine_arn(env: &EnvConfig) -> String {
-    format!("arn:aws:states:{}:{}:stateMachine:{}", env.region, env.account, env.state_machine)
 }
 
 /// What a deploy does to one resource.
@@ -331,7 +319,7 @@ async fn plan_functions(aws: &Aws, target: &Target, deploy: &DeployConfig, plan:
         let spec = FunctionSpec {
             name: name.clone(),
             zip,
-            role: role_arn(&target.env.account, &deploy.lambda_role),
+            role: target.env.role_arn(&deploy.lambda_role),
             architecture: deploy.architecture.clone(),
             memory: deploy.lambda_memory_mb,
             timeout: target.env.timeout_for(stage).min(LAMBDA_MAX_TIMEOUT) as i32,
@@ -421,8 +409,8 @@ fn task_spec(target: &Target, deploy: &DeployConfig) -> Option<Result<TaskSpec, 
         image,
         cpu: ecs.cpu.clone(),
         memory: ecs.memory.clone(),
-        task_role: ecs.task_role.as_ref().map(|r| role_arn(&env.account, r)),
-        execution_role: ecs.execution_role.as_ref().map(|r| role_arn(&env.account, r)),
+        task_role: ecs.task_role.as_ref().map(|r| env.role_arn(r)),
+        execution_role: ecs.execution_role.as_ref().map(|r| env.role_arn(r)),
         environment: BTreeMap::from([
             ("AMALI_ENV".to_string(), env.name.clone()),
             ("RUST_LOG".to_string(), "info".to_string()),
@@ -663,7 +651,7 @@ pub struct Live {
 
 /// Reads the state machine of `env` and its alias `live`.
 pub async fn live(aws: &Aws, env: &EnvConfig) -> anyhow::Result<Live> {
-    let arn = state_machine_arn(env);
+    let arn = env.state_machine_arn();
     let mut live = Live::default();
     match aws.sfn.describe_state_machine().state_machine_arn(&arn).send().await {
         Ok(out) => live.latest = Some((parse_definition(out.definition())?, out.role_arn().to_string())),
@@ -706,7 +694,7 @@ pub fn version_number(arn: &str) -> Option<u64> {
 async fn plan_state_machine(aws: &Aws, target: &Target, deploy: &DeployConfig, plan: &mut Plan) -> anyhow::Result<()> {
     let env = &target.env;
     let desired: Value = serde_json::from_str(&target.definition).context("the rendered definition is not JSON")?;
-    let role = role_arn(&env.account, &deploy.role);
+    let role = env.role_arn(&deploy.role);
     validate_in_aws(aws, target, plan).await;
     let live = live(aws, env).await?;
     let same = |(def, r): &(Value, String)| diff::diff(def, &desired).is_empty() && *r == role;
@@ -829,8 +817,8 @@ pub async fn apply(
     }
     let deploy = target.deploy()?;
     let env = &target.env;
-    let sm_arn = target.state_machine_arn();
-    let role = role_arn(&env.account, &deploy.role);
+    let sm_arn = target.env.state_machine_arn();
+    let role = env.role_arn(&deploy.role);
     let mut applied = Applied::default();
     for change in plan.changes.iter().filter(|c| c.action != Action::Unchanged) {
         progress(change);

@@ -70,18 +70,11 @@ impl Intercept for CallLog {
     ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
         if let Some(meta) = cfg.load::<Metadata>() {
             let call = Call { service: meta.service().to_string(), operation: meta.name().to_string() };
-            tracing_log(&call);
             if let Ok(mut calls) = self.0.lock() {
                 calls.push(call);
             }
         }
         Ok(())
-    }
-}
-
-fn tracing_log(call: &Call) {
-    if std::env::var_os("AMALI_AWS_TRACE").is_some() {
-        eprintln!("aws: {}.{}", call.service, call.operation);
     }
 }
 
@@ -102,8 +95,6 @@ pub struct Aws {
     pub sts: aws_sdk_sts::Client,
     /// The calls made.
     pub log: CallLog,
-    /// The region the clients talk to.
-    pub region: String,
 }
 
 impl Aws {
@@ -118,7 +109,6 @@ impl Aws {
         }
         let shared = loader.load().await;
         let log = CallLog::default();
-        let region = shared.region().map(|r| r.to_string()).unwrap_or_else(|| env.region.clone());
         Aws {
             sfn: aws_sdk_sfn::Client::from_conf(
                 aws_sdk_sfn::config::Builder::from(&shared).interceptor(log.clone()).build(),
@@ -139,7 +129,6 @@ impl Aws {
                 aws_sdk_sts::config::Builder::from(&shared).interceptor(log.clone()).build(),
             ),
             log,
-            region,
         }
     }
 }
@@ -176,20 +165,4 @@ where
         SdkError::TimeoutError(_) => "the call timed out".to_string(),
         other => format!("{other}"),
     }
-}
-
-/// The service error code of an SDK error (`ResourceNotFoundException`), if the service answered with one.
-pub fn error_code<E, R>(err: &aws_sdk_sfn::error::SdkError<E, R>) -> Option<&str>
-where
-    E: aws_sdk_sfn::error::ProvideErrorMetadata,
-{
-    match err {
-        aws_sdk_sfn::error::SdkError::ServiceError(e) => e.err().code(),
-        _ => None,
-    }
-}
-
-/// The ARN of an IAM role given by name or ARN.
-pub fn role_arn(account: &str, role: &str) -> String {
-    if role.starts_with("arn:") { role.to_string() } else { format!("arn:aws:iam::{account}:role/{role}") }
 }

@@ -8,12 +8,13 @@ use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, ContainerOverride, LaunchType, NetworkConfiguration, TaskOverride,
 };
 use aws_sdk_lambda::primitives::Blob;
-use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent};
+use aws_sdk_sfn::primitives::DateTimeFormat;
+use aws_sdk_sfn::types::{ExecutionListItem, ExecutionStatus, HistoryEvent};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::deploy::{LIVE, live, point_alias, state_machine_arn, version_number};
-use super::{Aws, describe_error, error_code};
+use super::deploy::{LIVE, live, point_alias, version_number};
+use super::{Aws, describe_error};
 use crate::config::EnvConfig;
 use crate::stage::Stage;
 
@@ -50,7 +51,7 @@ impl Event {
         Event {
             id: e.id(),
             kind: e.r#type().as_str().to_string(),
-            timestamp: e.timestamp().fmt(aws_smithy_types_format()).unwrap_or_default(),
+            timestamp: e.timestamp().fmt(DateTimeFormat::DateTime).unwrap_or_default(),
             state: e
                 .state_entered_event_details()
                 .map(|d| d.name().to_string())
@@ -62,10 +63,6 @@ impl Event {
             parameters: scheduled.map(|s| s.parameters().to_string()),
         }
     }
-}
-
-fn aws_smithy_types_format() -> aws_sdk_sfn::primitives::DateTimeFormat {
-    aws_sdk_sfn::primitives::DateTimeFormat::DateTime
 }
 
 fn failure(e: &HistoryEvent) -> (Option<String>, Option<String>) {
@@ -103,7 +100,7 @@ pub async fn history(aws: &Aws, execution_arn: &str) -> anyhow::Result<Vec<Event
 
 /// The execution ARN of the execution named `name` of `env`'s state machine.
 pub fn execution_arn(env: &EnvConfig, name: &str) -> String {
-    format!("arn:aws:states:{}:{}:execution:{}:{name}", env.region, env.account, env.state_machine)
+    env.arn("states", &format!("execution:{}:{name}", env.state_machine))
 }
 
 /// What `amali run --env` starts.
@@ -160,7 +157,7 @@ pub async fn start(aws: &Aws, env: &EnvConfig, request: &RunRequest) -> anyhow::
         Err(e) if e.as_service_error().is_some_and(|s| s.is_execution_does_not_exist()) => {}
         Err(e) => bail!("cannot look for execution {name}: {}", describe_error(&e)),
     }
-    let sm = state_machine_arn(env);
+    let sm = env.state_machine_arn();
     let target = match request.on {
         StartOn::Live => format!("{sm}:{LIVE}"),
         StartOn::Latest => sm,
@@ -180,12 +177,11 @@ pub async fn start(aws: &Aws, env: &EnvConfig, request: &RunRequest) -> anyhow::
         .send()
         .await
         .map_err(|e| {
-            let hint =
-                if error_code(&e) == Some("StateMachineDoesNotExist") || error_code(&e) == Some("ResourceNotFound") {
-                    format!(" (deploy first: amali deploy --env {})", env.name)
-                } else {
-                    String::new()
-                };
+            let hint = if e.as_service_error().is_some_and(|s| s.is_state_machine_does_not_exist()) {
+                format!(" (deploy first: amali deploy --env {})", env.name)
+            } else {
+                String::new()
+            };
             anyhow!("cannot start {name} on {target}: {}{hint}", describe_error(&e))
         })?;
     Ok(Started { execution_arn: out.execution_arn().to_string(), name, started: true, status: "RUNNING".into() })
@@ -298,25 +294,30 @@ pub struct ExecutionStatusRow {
     pub stages: Vec<(Stage, StageStatus)>,
 }
 
-/// The most recent executions of `env`'s state machine, newest first, with the status of each stage.
-pub async fn recent(aws: &Aws, env: &EnvConfig, limit: i32) -> anyhow::Result<Vec<ExecutionStatusRow>> {
+/// The `limit` most recent executions of `env`'s state machine, newest first.
+async fn list_executions(aws: &Aws, env: &EnvConfig, limit: i32) -> anyhow::Result<Vec<ExecutionListItem>> {
     let out = aws
         .sfn
         .list_executions()
-        .state_machine_arn(state_machine_arn(env))
+        .state_machine_arn(env.state_machine_arn())
         .max_results(limit)
         .send()
         .await
         .map_err(|e| anyhow!("cannot list the executions of {}: {}", env.state_machine, describe_error(&e)))?;
+    Ok(out.executions)
+}
+
+/// The most recent executions of `env`'s state machine, newest first, with the status of each stage.
+pub async fn recent(aws: &Aws, env: &EnvConfig, limit: i32) -> anyhow::Result<Vec<ExecutionStatusRow>> {
     let mut rows = Vec::new();
-    for item in out.executions() {
+    for item in list_executions(aws, env, limit).await? {
         let events = history(aws, item.execution_arn()).await?;
         rows.push(ExecutionStatusRow {
             name: item.name().to_string(),
             execution_arn: item.execution_arn().to_string(),
             status: item.status().as_str().to_string(),
-            started: item.start_date().fmt(aws_smithy_types_format()).unwrap_or_default(),
-            stopped: item.stop_date().and_then(|d| d.fmt(aws_smithy_types_format()).ok()),
+            started: item.start_date().fmt(DateTimeFormat::DateTime).unwrap_or_default(),
+            stopped: item.stop_date().and_then(|d| d.fmt(DateTimeFormat::DateTime).ok()),
             stages: stage_statuses(&events),
         });
     }
@@ -325,15 +326,7 @@ pub async fn recent(aws: &Aws, env: &EnvConfig, limit: i32) -> anyhow::Result<Ve
 
 /// The latest execution of `env`'s state machine.
 pub async fn latest_execution(aws: &Aws, env: &EnvConfig) -> anyhow::Result<String> {
-    let out = aws
-        .sfn
-        .list_executions()
-        .state_machine_arn(state_machine_arn(env))
-        .max_results(1)
-        .send()
-        .await
-        .map_err(|e| anyhow!("cannot list the executions of {}: {}", env.state_machine, describe_error(&e)))?;
-    out.executions().first().map(|e| e.execution_arn().to_string()).ok_or_else(|| {
+    list_executions(aws, env, 1).await?.first().map(|e| e.execution_arn().to_string()).ok_or_else(|| {
         anyhow!("{} has no executions yet: `amali run --env {}` starts one", env.state_machine, env.name)
     })
 }
@@ -540,7 +533,7 @@ pub struct Rollback {
 
 /// Moves the alias `live` to `to`, or to the version before the one it points to.
 pub async fn rollback(aws: &Aws, env: &EnvConfig, to: Option<u64>) -> anyhow::Result<Rollback> {
-    let sm = state_machine_arn(env);
+    let sm = env.state_machine_arn();
     let current = live(aws, env).await?;
     if current.latest.is_none() {
         bail!("{} is not deployed: `amali deploy --env {}` first", env.state_machine, env.name);

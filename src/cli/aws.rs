@@ -104,7 +104,6 @@ pub fn deploy(global: &GlobalArgs, args: DeployArgs) -> anyhow::Result<ExitStatu
     let env = config.env(&args.env)?.clone();
     let definition = render_env(&config, &args.env)?;
     let target = Target {
-        config,
         env,
         definition,
         artifacts: args.artifacts.clone().unwrap_or_else(beside_amali),

@@ -34,7 +34,7 @@ pub fn run(global: &GlobalArgs, args: IamPolicyArgs) -> anyhow::Result<ExitStatu
     };
     let definition: serde_json::Value = serde_json::from_str(&text).context("the definition is not JSON")?;
     let context = iam::Context {
-        partition: partition(&env.region).to_string(),
+        partition: env.partition().to_string(),
         region: env.region.clone(),
         account: env.account.clone(),
         ecs_roles: env.ecs.iter().flat_map(|e| [e.task_role.clone(), e.execution_role.clone()]).flatten().collect(),
@@ -53,15 +53,4 @@ pub fn run(global: &GlobalArgs, args: IamPolicyArgs) -> anyhow::Result<ExitStatu
     }
     println!("{}", serde_json::to_string_pretty(&policy)?);
     Ok(ExitStatus::Success)
-}
-
-/// The AWS partition of a region.
-fn partition(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else {
-        "aws"
-    }
 }

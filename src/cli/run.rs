@@ -56,8 +56,7 @@ impl LocalArgs {
         }
         let config = Config::load(global.config.as_deref())?;
         let env = config.env(&self.env)?;
-        let remote = env.data.as_ref().is_none_or(|d| d.lake.contains("://"));
-        Ok(remote.then(|| env.clone()))
+        Ok(on_aws(env).then(|| env.clone()))
     }
 }
 
@@ -552,6 +551,11 @@ pub fn redrive(global: &GlobalArgs, args: RedriveArgs) -> anyhow::Result<ExitSta
     finish(&local, (&run_id, &run_dir), &outcome, &format!("history.redrive-{n}.json"), before)
 }
 
+/// Whether `env` runs in AWS: its lake is not a local directory (or it has no data table at all).
+fn on_aws(env: &EnvConfig) -> bool {
+    env.data.as_ref().is_none_or(|d| d.lake.contains("://"))
+}
+
 /// The environment in AWS a redrive is for: the one whose state machine the execution ARN names (or --env).
 fn aws_env_of_execution(global: &GlobalArgs, args: &RedriveArgs) -> anyhow::Result<Option<EnvConfig>> {
     if args.target.local {
@@ -566,7 +570,7 @@ fn aws_env_of_execution(global: &GlobalArgs, args: &RedriveArgs) -> anyhow::Resu
             .find(|e| e.state_machine == parts[6] && e.region == parts[3] && e.account == parts[4])
             .cloned();
         return match found {
-            Some(env) if env.data.as_ref().is_none_or(|d| d.lake.contains("://")) => Ok(Some(env)),
+            Some(env) if on_aws(&env) => Ok(Some(env)),
             Some(_) => Ok(None),
             None => bail!(
                 "no environment of {} has state machine {} in {} (account {}): check the ARN or --config",

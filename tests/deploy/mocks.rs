@@ -57,7 +57,7 @@ fn target(artifacts: &Path) -> Target {
     let env = config.env("mocked").unwrap().clone();
     let definition = amali::asl::render(&amali::pipeline::build(&config, &env).unwrap());
     std::fs::write(artifacts.join("pause_clusters"), b"\x7fELF pause").unwrap();
-    Target { config, env, definition, artifacts: artifacts.to_path_buf(), image: None }
+    Target { env, definition, artifacts: artifacts.to_path_buf(), image: None }
 }
 
 fn aws(
@@ -74,7 +74,6 @@ fn aws(
         ecs: mock_client!(aws_sdk_ecs, []),
         sts: sts("123456789012"),
         log: CallLog::default(),
-        region: "eu-west-1".into(),
     }
 }
 
