@@ -45,8 +45,7 @@ where
         Ok(settings) => {
             let logical_date = settings.logical_date.clone();
             tracing::info!(stage = stage.name(), run_id = %settings.run_id, env = %settings.env.name, "starting");
-            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build();
-            match runtime {
+            match runtime() {
                 Ok(rt) => (rt.block_on(body(settings)), logical_date),
                 Err(e) => {
                     (Outcome::failed(StageError::internal(format!("cannot start the runtime: {e}"))), logical_date)
@@ -67,6 +66,11 @@ where
             ExitCode::from(e.exit_code())
         }
     }
+}
+
+/// The Tokio runtime every stage runs on, as a process or as a Lambda function (two worker threads).
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()
 }
 
 /// The run summary of an outcome, and its error.
@@ -144,8 +148,7 @@ where
     H: Fn(LambdaEvent<Value>) -> Fut,
     Fut: Future<Output = Result<Value, Diagnostic>>,
 {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build();
-    match runtime.map(|rt| rt.block_on(lambda_runtime::run(service_fn(handler)))) {
+    match runtime().map(|rt| rt.block_on(lambda_runtime::run(service_fn(handler)))) {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(e)) => {
             eprintln!("error: the Lambda runtime stopped: {e}");
