@@ -13,8 +13,9 @@ use std::time::Instant;
 use deltalake::DeltaTable;
 use deltalake::arrow::array::{Array, ArrayRef, BooleanArray, Int64Array, RecordBatch, new_null_array};
 use deltalake::arrow::datatypes::{DataType, Field, Schema};
+use deltalake::datafusion::common::ScalarValue;
 use deltalake::datafusion::datasource::MemTable;
-use deltalake::datafusion::prelude::SessionContext;
+use deltalake::datafusion::prelude::{DataFrame, SessionContext, ident, lit};
 use deltalake::kernel::transaction::CommitProperties;
 use deltalake::operations::optimize::OptimizeType;
 use deltalake::protocol::SaveMode;
@@ -232,6 +233,30 @@ async fn scalar_i64(ctx: &SessionContext, sql: &str, context: &str) -> Result<Op
     }))
 }
 
+/// The smallest and largest value of `column` in `relation` (`None` when it has no value).
+pub(crate) async fn min_max(
+    ctx: &SessionContext,
+    relation: &str,
+    column: &str,
+) -> Result<Option<(ScalarValue, ScalarValue)>> {
+    let batches = collect(ctx, &format!("SELECT min({column}), max({column}) FROM {relation}"), "key range").await?;
+    let Some(b) = batches.iter().find(|b| b.num_rows() > 0) else { return Ok(None) };
+    let lo = ScalarValue::try_from_array(b.column(0), 0).map_err(df_err("key range"))?;
+    let hi = ScalarValue::try_from_array(b.column(1), 0).map_err(df_err("key range"))?;
+    Ok((!lo.is_null() && !hi.is_null()).then_some((lo, hi)))
+}
+
+/// `df`'s rows whose `column` lies in `range` (all of them without a range). A filter of literals, which the
+/// Delta scan turns into file skipping.
+pub(crate) fn within(df: DataFrame, column: &str, range: &Option<(ScalarValue, ScalarValue)>) -> Result<DataFrame> {
+    match range {
+        Some((lo, hi)) => {
+            df.filter(ident(column).between(lit(lo.clone()), lit(hi.clone()))).map_err(df_err("key range"))
+        }
+        None => Ok(df),
+    }
+}
+
 /// `_ingested_at` after `micros` (a literal DataFusion folds, so file statistics can skip older files).
 pub fn ingested_after(micros: i64) -> String {
     format!("_ingested_at > arrow_cast({micros}, 'Timestamp(Microsecond, Some(\"UTC\"))')")
@@ -401,8 +426,11 @@ impl Build<'_> {
                 previous.load_version(*before as u64).await.map_err(|e| from_delta("time travel", e))?;
                 let alias = format!("__before_{name}");
                 let provider = previous.table_provider().await.map_err(df_err("time travel"))?;
+                // Only the files that can hold the changed keys are read (file statistics prune the rest).
+                let range = min_max(self.ctx, &changed, &pk[0]).await?;
+                let before = within(self.ctx.read_table(provider).map_err(df_err("time travel"))?, &pk[0], &range)?;
                 let _ = self.ctx.deregister_table(alias.as_str());
-                self.ctx.register_table(alias.as_str(), provider).map_err(df_err("time travel"))?;
+                self.ctx.register_table(alias.as_str(), before.into_view()).map_err(df_err("time travel"))?;
                 let on = pk.iter().map(|k| format!("b.{k} = c.{k}")).collect::<Vec<_>>().join(" AND ");
                 parts.push(format!("SELECT b.{column} AS k FROM {alias} b JOIN {changed} c ON {on}"));
             }
@@ -465,12 +493,16 @@ impl Build<'_> {
         let sub: SessionContext = deltalake::delta_datafusion::create_session().into();
         let mem = MemTable::try_new(keys[0].schema(), vec![keys]).map_err(df_err("affected keys"))?;
         sub.register_table("__affected", Arc::new(mem)).map_err(df_err("affected keys"))?;
+        // The keys' range as literals: the scans below read only the files that can hold an affected key (an
+        // incremental run's keys are usually new ones, in the newest files), not every file of every input.
+        let range = if has_null { None } else { min_max(&sub, "__affected", "k").await? };
         for read in references(self.ctx, sql) {
             let provider = self.ctx.table_provider(read.as_str()).await.map_err(df_err("inputs"))?;
             match inc.inputs.iter().find(|(t, _)| *t == read) {
                 Some((_, column)) => {
                     let whole = format!("__all_{read}");
-                    sub.register_table(whole.as_str(), provider).map_err(df_err("inputs"))?;
+                    let ranged = within(sub.read_table(provider).map_err(df_err("inputs"))?, column, &range)?;
+                    sub.register_table(whole.as_str(), ranged.into_view()).map_err(df_err("inputs"))?;
                     let view = sub
                         .sql(&format!("SELECT * FROM {whole} WHERE {}", in_keys(column)))
                         .await
@@ -494,7 +526,8 @@ impl Build<'_> {
         )
         .map_err(df_err("rows"))?;
         let provider = table.table_provider().await.map_err(df_err("scan"))?;
-        sub.register_table("__target", provider).map_err(df_err("scan"))?;
+        let target = within(sub.read_table(provider).map_err(df_err("scan"))?, &inc.key, &range)?;
+        sub.register_table("__target", target.into_view()).map_err(df_err("scan"))?;
         // Rows of the affected keys that the model no longer gives: deleted by the merge.
         let identity: Vec<String> = self.identity(inc);
         let same =
@@ -546,12 +579,15 @@ impl Build<'_> {
             source
                 .push(RecordBatch::try_new(flagged.clone(), columns).map_err(|e| StageError::internal(e.to_string()))?);
         }
-        let source = sub.read_batches(source).map_err(df_err("merge source"))?;
-        // The key compared plainly lets delta-rs skip the files outside the source's key range.
+        // A column compared plainly (where no source row is NULL in it, plain equality matches the same target rows
+        // as the NULL-safe comparison) lets delta-rs skip the target files outside the source's key range and
+        // partitions; a comparison through COALESCE would make it read the whole table.
+        let plain =
+            |c: &str| source.iter().all(|b| b.schema().index_of(c).is_ok_and(|i| b.column(i).null_count() == 0));
         let on = identity
             .iter()
             .map(|c| {
-                if *c == inc.key && !has_null {
+                if plain(c) {
                     format!("t.{c} = s.{c}")
                 } else {
                     format!("{} = {}", null_safe("t", c), null_safe("s", c))
@@ -559,6 +595,7 @@ impl Build<'_> {
             })
             .collect::<Vec<_>>()
             .join(" AND ");
+        let source = sub.read_batches(source).map_err(df_err("merge source"))?;
         let all: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
         let properties = self.properties(state);
         let (after, metrics) = table

@@ -5,6 +5,7 @@ pub mod extract;
 pub mod gold;
 pub mod ingest;
 pub mod landing;
+pub mod latest;
 pub mod load;
 pub mod pause;
 pub mod silver;

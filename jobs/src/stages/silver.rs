@@ -17,7 +17,10 @@ use std::time::Instant;
 
 use amali::config::{QualityAction, QualityCheck, QualityRule};
 use deltalake::DeltaTable;
-use deltalake::arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray, TimestampMicrosecondArray};
+use deltalake::arrow::array::{
+    Array, ArrayRef, BooleanArray, RecordBatch, StringArray, TimestampMicrosecondArray, UInt64Array,
+};
+use deltalake::arrow::compute::SortOptions;
 use deltalake::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use deltalake::arrow::util::display::array_value_to_string;
 use deltalake::datafusion::datasource::MemTable;
@@ -306,9 +309,23 @@ async fn conform(
         }
         None => String::new(),
     };
-    let incoming_sql = latest_sql(table, &select, "bronze_t", &since);
-    let incoming: Vec<RecordBatch> =
-        ctx.sql(&incoming_sql).await.map_err(df_err("read bronze"))?.collect().await.map_err(df_err("read bronze"))?;
+    // The latest version per key: the same rows as `latest_sql`'s window, by one hash pass (see `latest`).
+    let read = format!("SELECT {}, _ingested_at, _extracted_at FROM bronze_t {since}", select.join(", "));
+    let read: Vec<RecordBatch> =
+        ctx.sql(&read).await.map_err(df_err("read bronze"))?.collect().await.map_err(df_err("read bronze"))?;
+    let newest_first = SortOptions { descending: true, nulls_first: true };
+    let mut order = Vec::new();
+    if table.column("updated_at").is_some() {
+        order.push(("updated_at", SortOptions { descending: true, nulls_first: false }));
+    }
+    order.extend([("_ingested_at", newest_first), ("_extracted_at", newest_first)]);
+    let incoming: Vec<RecordBatch> = super::latest::latest_per_key(read, table.primary_key, &order)?
+        .iter()
+        .map(|b| {
+            let keep: Vec<usize> = (0..b.num_columns() - 1).collect();
+            b.project(&keep).map_err(|e| StageError::internal(e.to_string()))
+        })
+        .collect::<Result<_>>()?;
     let rows_in: usize = incoming.iter().map(|b| b.num_rows()).sum();
     summary.rows_read = rows_in as u64;
     if rows_in == 0 {
@@ -332,7 +349,30 @@ async fn conform(
         })
         .max()
         .ok_or_else(|| StageError::internal("no newest ingestion time"))?;
-    let mem = MemTable::try_new(incoming[0].schema(), vec![incoming.clone()]).map_err(df_err("incoming"))?;
+    // Each row carries its position (`__row`), so the checks return positions and flags, not copies of the rows.
+    let data_columns = incoming[0].num_columns();
+    let numbered_schema = Arc::new(Schema::new(
+        incoming[0]
+            .schema()
+            .fields()
+            .iter()
+            .cloned()
+            .chain([Arc::new(Field::new("__row", DataType::UInt64, false))])
+            .collect::<Vec<_>>(),
+    ));
+    let mut offsets = Vec::with_capacity(incoming.len());
+    let mut numbered = Vec::with_capacity(incoming.len());
+    let mut start = 0usize;
+    for b in &incoming {
+        offsets.push(start);
+        let mut columns = b.columns().to_vec();
+        columns.push(Arc::new(UInt64Array::from_iter_values(start as u64..(start + b.num_rows()) as u64)));
+        numbered.push(
+            RecordBatch::try_new(numbered_schema.clone(), columns).map_err(|e| StageError::internal(e.to_string()))?,
+        );
+        start += b.num_rows();
+    }
+    let mem = MemTable::try_new(numbered_schema, vec![numbered]).map_err(df_err("incoming"))?;
     let _ = ctx.deregister_table("incoming");
     ctx.register_table("incoming", Arc::new(mem)).map_err(df_err("incoming"))?;
     // `all_rows`: the table's rows after this merge would apply (for unique rules).
@@ -350,96 +390,118 @@ async fn conform(
     let _ = ctx.deregister_table("all_rows");
     let all_df = ctx.sql(&all_rows).await.map_err(df_err("all rows"))?;
     ctx.register_table("all_rows", all_df.into_view()).map_err(df_err("all rows"))?;
-    // Parents' current rows for relationships rules.
-    for rule in rules {
-        if let QualityCheck::Relationships { to, .. } = &rule.check
-            && let Some((parent, _)) = to.split_once('.')
+    // Parents' current rows for relationships rules: only the files that can hold the keys this run refers to
+    // (the range of the incoming column, as literals the scan prunes files with).
+    for (i, rule) in rules.iter().enumerate() {
+        if let QualityCheck::Relationships { to, column } = &rule.check
+            && let Some((parent, key)) = to.split_once('.')
         {
-            let view = format!("silver_{parent}");
-            match lake.open(SILVER, parent).await? {
-                Some(t) => register(ctx, &view, &t).await?,
-                None => {
-                    return Err(StageError::config(format!(
-                        "{}: its parent {parent} has no silver table; add {parent} to the tables this stage runs",
-                        rule.id(name)
-                    )));
-                }
-            }
+            let Some(t) = lake.open(SILVER, parent).await? else {
+                return Err(StageError::config(format!(
+                    "{}: its parent {parent} has no silver table; add {parent} to the tables this stage runs",
+                    rule.id(name)
+                )));
+            };
+            let provider = t.table_provider().await.map_err(df_err("scan"))?;
+            let range = crate::models::min_max(ctx, "incoming", &q(column)).await?;
+            let rows = crate::models::within(ctx.read_table(provider).map_err(df_err("scan"))?, key, &range)?;
+            let view = format!("silver_{parent}_{i}");
+            let _ = ctx.deregister_table(view.as_str());
+            ctx.register_table(view.as_str(), rows.into_view()).map_err(df_err("register"))?;
         }
     }
     let mut flags = Vec::new();
     let mut joins = Vec::new();
     let mut reasons = Vec::new();
     for (i, rule) in rules.iter().enumerate() {
-        let (expr, join, reason) = violation(rule, i, table, &|p| format!("silver_{p}"))?;
+        let (expr, join, reason) = violation(rule, i, table, &|p| format!("silver_{p}_{i}"))?;
         flags.push(format!("COALESCE({expr}, false) AS _v{i}"));
         joins.extend(join);
         reasons.push(reason);
     }
-    let checked_sql = format!(
-        "SELECT s.*{}{} FROM incoming s {}",
-        if flags.is_empty() { "" } else { ", " },
-        flags.join(", "),
-        joins.join(" ")
-    );
-    let checked: Vec<RecordBatch> = ctx
-        .sql(&checked_sql)
-        .await
-        .map_err(df_err("check quality"))?
-        .collect()
-        .await
-        .map_err(df_err("check quality"))?;
-    let checked_rows: usize = checked.iter().map(|b| b.num_rows()).sum();
-    if checked_rows != rows_in {
-        return Err(StageError::internal(format!(
-            "{name}: the quality checks saw {checked_rows} rows of {rows_in} (a rule's join multiplied or dropped rows)"
-        )));
+    // The rows breaking each rule, by position.
+    let mut violations: Vec<Vec<usize>> = vec![Vec::new(); rules.len()];
+    if !rules.is_empty() {
+        let checked_sql = format!("SELECT s.__row, {} FROM incoming s {}", flags.join(", "), joins.join(" "));
+        let checked = ctx
+            .sql(&checked_sql)
+            .await
+            .map_err(df_err("check quality"))?
+            .collect()
+            .await
+            .map_err(df_err("check quality"))?;
+        let checked_rows: usize = checked.iter().map(|b| b.num_rows()).sum();
+        if checked_rows != rows_in {
+            return Err(StageError::internal(format!(
+                "{name}: the quality checks saw {checked_rows} rows of {rows_in} (a rule's join multiplied or dropped rows)"
+            )));
+        }
+        for batch in &checked {
+            let positions = batch
+                .column(0)
+                .as_any()
+                .downcast_ref::<UInt64Array>()
+                .ok_or_else(|| StageError::internal("the row positions are not UInt64"))?;
+            for (i, rule) in rules.iter().enumerate() {
+                let v =
+                    batch.column(1 + i).as_any().downcast_ref::<BooleanArray>().ok_or_else(|| {
+                        StageError::internal(format!("the flag of {} is not a boolean", rule.id(name)))
+                    })?;
+                violations[i]
+                    .extend(v.values().set_indices().filter(|r| v.is_valid(*r)).map(|r| positions.value(r) as usize));
+            }
+        }
     }
     // Sort the rows out: quarantined (any quarantine rule), the rest go on; fail rules stop the table.
-    let data_columns = incoming[0].num_columns();
-    let mut keep_batches = Vec::new();
-    let mut quarantine_rows: Vec<(String, String, String, String)> = Vec::new();
-    let mut quarantined = 0u64;
+    let mut keep = vec![true; rows_in];
+    let mut quarantine_rows: Vec<(usize, String, String, String, String)> = Vec::new();
     let mut warnings: BTreeMap<String, u64> = BTreeMap::new();
     let mut failures: BTreeMap<String, u64> = BTreeMap::new();
     let pk_index: Vec<usize> = table.primary_key.iter().filter_map(|k| incoming[0].schema().index_of(k).ok()).collect();
-    for batch in &checked {
-        let mut keep = vec![true; batch.num_rows()];
-        for (i, rule) in rules.iter().enumerate() {
-            let v = batch
-                .column(data_columns + i)
-                .as_any()
-                .downcast_ref::<BooleanArray>()
-                .ok_or_else(|| StageError::internal(format!("the flag of {} is not a boolean", rule.id(name))))?;
-            for (row, k) in keep.iter_mut().enumerate() {
-                if !v.value(row) {
-                    continue;
-                }
-                let id = rule.id(name);
-                match rule.action {
-                    QualityAction::Warn => *warnings.entry(id).or_default() += 1,
-                    QualityAction::Fail => *failures.entry(id).or_default() += 1,
-                    QualityAction::Quarantine => {
-                        let key = pk_index
-                            .iter()
-                            .map(|c| array_value_to_string(batch.column(*c), row).unwrap_or_default())
-                            .collect::<Vec<_>>()
-                            .join("|");
-                        quarantine_rows.push((id, reasons[i].clone(), key, row_json(batch, row, data_columns)));
-                        *k = false;
-                    }
+    for (i, (rule, rows)) in rules.iter().zip(violations).enumerate() {
+        if rows.is_empty() {
+            continue;
+        }
+        let id = rule.id(name);
+        match rule.action {
+            QualityAction::Warn => *warnings.entry(id).or_default() += rows.len() as u64,
+            QualityAction::Fail => *failures.entry(id).or_default() += rows.len() as u64,
+            QualityAction::Quarantine => {
+                for position in rows {
+                    let b = offsets.partition_point(|o| *o <= position) - 1;
+                    let (batch, row) = (&incoming[b], position - offsets[b]);
+                    let key = pk_index
+                        .iter()
+                        .map(|c| array_value_to_string(batch.column(*c), row).unwrap_or_default())
+                        .collect::<Vec<_>>()
+                        .join("|");
+                    quarantine_rows.push((
+                        position,
+                        id.clone(),
+                        reasons[i].clone(),
+                        key,
+                        row_json(batch, row, data_columns),
+                    ));
+                    keep[position] = false;
                 }
             }
         }
-        quarantined += keep.iter().filter(|k| !**k).count() as u64;
-        let mask = BooleanArray::from(keep);
-        let data =
-            batch.project(&(0..data_columns).collect::<Vec<_>>()).map_err(|e| StageError::internal(e.to_string()))?;
-        keep_batches.push(
-            deltalake::arrow::compute::filter_record_batch(&data, &mask)
-                .map_err(|e| StageError::internal(e.to_string()))?,
-        );
     }
+    quarantine_rows.sort_by_key(|r| r.0);
+    let quarantined = keep.iter().filter(|k| !**k).count() as u64;
+    let keep_batches: Vec<RecordBatch> = if quarantined == 0 {
+        incoming
+    } else {
+        incoming
+            .iter()
+            .zip(&offsets)
+            .map(|(b, o)| {
+                let mask = BooleanArray::from(keep[*o..*o + b.num_rows()].to_vec());
+                deltalake::arrow::compute::filter_record_batch(b, &mask)
+                    .map_err(|e| StageError::internal(e.to_string()))
+            })
+            .collect::<Result<_>>()?
+    };
     if !failures.is_empty() {
         let list = failures.iter().map(|(r, n)| format!("{r} ({n} rows)")).collect::<Vec<_>>().join(", ");
         return Err(StageError::data(format!("{name} breaks fail rules: {list}; nothing was written")));
@@ -466,10 +528,10 @@ async fn conform(
                 Arc::new(quarantine_schema()),
                 vec![
                     Arc::new(StringArray::from(vec![name; n])) as ArrayRef,
-                    Arc::new(StringArray::from(quarantine_rows.iter().map(|r| r.0.as_str()).collect::<Vec<_>>())),
                     Arc::new(StringArray::from(quarantine_rows.iter().map(|r| r.1.as_str()).collect::<Vec<_>>())),
                     Arc::new(StringArray::from(quarantine_rows.iter().map(|r| r.2.as_str()).collect::<Vec<_>>())),
                     Arc::new(StringArray::from(quarantine_rows.iter().map(|r| r.3.as_str()).collect::<Vec<_>>())),
+                    Arc::new(StringArray::from(quarantine_rows.iter().map(|r| r.4.as_str()).collect::<Vec<_>>())),
                     Arc::new(StringArray::from(vec![settings.run_id.as_str(); n])),
                     Arc::new(TimestampMicrosecondArray::from(vec![now; n]).with_timezone("UTC")),
                 ],
