@@ -308,14 +308,14 @@ async fn an_incremental_run_merges_the_changed_keys_and_equals_a_full_rebuild() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn data_products_are_partitioned_by_their_business_month() {
+async fn data_products_are_partitioned_by_their_business_year() {
     let w = pipeline();
     let t = w.lake().open("silver", "orders_data").await.unwrap().unwrap();
     let partitions = t.snapshot().unwrap().metadata().partition_columns().to_vec();
-    assert_eq!(partitions, ["order_year", "order_month"]);
-    assert!(w.path().join("lake/silver/orders_data/order_year=2024/order_month=3").is_dir());
+    assert_eq!(partitions, ["order_year"]);
+    assert!(w.path().join("lake/silver/orders_data/order_year=2024").is_dir());
     let t = w.lake().open("silver", "payments_data").await.unwrap().unwrap();
-    assert_eq!(t.snapshot().unwrap().metadata().partition_columns().to_vec(), ["payment_year", "payment_month"]);
+    assert_eq!(t.snapshot().unwrap().metadata().partition_columns().to_vec(), ["payment_year"]);
 }
 
 /// Rows as text with every number rounded to two decimals (the app database sums floats, the lake decimals).

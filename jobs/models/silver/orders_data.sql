@@ -5,7 +5,7 @@
 -- _ingested_at is the newest ingestion time of every row it was made from (all the order's shipments).
 -- incremental: order_id <- orders.id, order_items.order_id, shipping_info.order_id
 -- grain: order_id, order_item_id
--- partition_by: order_year, order_month
+-- partition_by: order_year
 WITH shipping AS (
     SELECT order_id, city, is_express, delivery_fee, delivered_at,
            max(_ingested_at) OVER (PARTITION BY order_id) AS _ingested_at,

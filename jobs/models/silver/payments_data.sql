@@ -1,7 +1,7 @@
 -- payments_data: one row per payment (grain: payments.id) with its year and month of payment.
 -- incremental: payment_id <- payments.id
 -- grain: payment_id
--- partition_by: payment_year, payment_month
+-- partition_by: payment_year
 SELECT p.id AS payment_id,
        p.order_id,
        p.customer_id,
