@@ -8,11 +8,11 @@
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
-use std::time::Instant;
 
 use deltalake::DeltaTable;
 use deltalake::arrow::array::{Array, ArrayRef, BooleanArray, Int64Array, RecordBatch, new_null_array};
 use deltalake::arrow::datatypes::{DataType, Field, Schema};
+use deltalake::datafusion::catalog::TableProvider;
 use deltalake::datafusion::common::ScalarValue;
 use deltalake::datafusion::datasource::MemTable;
 use deltalake::datafusion::prelude::{DataFrame, SessionContext, ident, lit};
@@ -104,6 +104,12 @@ impl Model {
         Some(Incremental { key: key.trim().to_string(), inputs, grain: self.list("grain") })
     }
 
+    /// How the model is updated from the rows that changed when its measures add up (`-- additive:` and `-- grain:`).
+    pub fn additive(&self) -> Option<Additive> {
+        let (input, unit) = self.directive("additive")?.split_once(" by ")?;
+        Some(Additive { input: input.trim().to_string(), unit: unit.trim().to_string(), grain: self.list("grain") })
+    }
+
     /// The partition columns of its table (`-- partition_by:`), business dates.
     pub fn partition_by(&self) -> Vec<String> {
         self.list("partition_by")
@@ -121,7 +127,7 @@ impl Model {
 }
 
 /// The build directives a model's header may hold (`-- name: value`).
-const DIRECTIVES: &[&str] = &["incremental", "grain", "partition_by", "zorder_by"];
+const DIRECTIVES: &[&str] = &["incremental", "additive", "grain", "partition_by", "zorder_by"];
 
 fn directive(line: &str) -> Option<(&str, &str)> {
     let (name, value) = line.split_once(':')?;
@@ -140,6 +146,58 @@ pub struct Incremental {
     pub inputs: Vec<(String, String)>,
     /// The output columns that identify a row (the key among them).
     pub grain: Vec<String>,
+}
+
+/// An additive model: its SQL computes, in a CTE named `measures` ([`MEASURES`]), sums and counts over `input`
+/// grouped by the `grain`, and derives the table from `measures` in its final SELECT, keeping each measure as a
+/// column of the same name. Every measure must add up over disjoint sets of `unit` values (a sum, a count, or a
+/// count of distinct units), and one of them must count rows, so a group is gone when all its measures are 0.
+/// When few input rows changed, the measures of the units they belong to are computed twice, over those units'
+/// rows before the change and after it, subtracted from and added to the measures the table holds, and the table
+/// is derived again from the updated measures: its size, not the input's, is what the run reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Additive {
+    /// The input whose changed rows update the measures.
+    pub input: String,
+    /// The input column that splits its rows into units (an order id): a changed row's unit is recomputed whole.
+    pub unit: String,
+    /// The columns the measures are grouped by.
+    pub grain: Vec<String>,
+}
+
+/// The name of an additive model's CTE of measures.
+pub const MEASURES: &str = "measures";
+
+/// The SQL of a model's [`MEASURES`] CTE (with the CTEs before it), and of the rest of the query, which reads
+/// `measures` as a table.
+pub fn split_measures(ctx: &SessionContext, sql: &str) -> Result<(String, String)> {
+    use deltalake::datafusion::sql::parser::Statement as Parsed;
+    use deltalake::datafusion::sql::sqlparser::ast::Statement;
+    let state = ctx.state();
+    let dialect = state.config().options().sql_parser.dialect;
+    let parsed = state.sql_to_statement(sql, &dialect).map_err(df_err("parse the model"))?;
+    let no_measures = || {
+        StageError::config(format!(
+            "an additive model needs a CTE named {MEASURES} (WITH {MEASURES} AS (...) SELECT ...)"
+        ))
+    };
+    let Parsed::Statement(statement) = parsed else { return Err(no_measures()) };
+    let Statement::Query(query) = *statement else { return Err(no_measures()) };
+    let mut rest = (*query).clone();
+    let with = rest.with.as_mut().ok_or_else(no_measures)?;
+    let at = with
+        .cte_tables
+        .iter()
+        .position(|c| c.alias.name.value.eq_ignore_ascii_case(MEASURES))
+        .ok_or_else(no_measures)?;
+    let cte = with.cte_tables.remove(at);
+    let earlier: Vec<String> = with.cte_tables[..at].iter().map(|c| c.to_string()).collect();
+    if with.cte_tables.is_empty() {
+        rest.with = None;
+    }
+    let measures =
+        if earlier.is_empty() { cte.query.to_string() } else { format!("WITH {} {}", earlier.join(", "), cte.query) };
+    Ok((measures, rest.to_string()))
 }
 
 /// Commit metadata: what an incremental build needs to know of the last build (see [`State`]).
@@ -262,26 +320,50 @@ pub fn ingested_after(micros: i64) -> String {
     format!("_ingested_at > arrow_cast({micros}, 'Timestamp(Microsecond, Some(\"UTC\"))')")
 }
 
-/// Builds `models` into `layer`, each after the tables it can read are registered in `ctx`. A model that fails
-/// (bad SQL, a missing input) fails its table; the others go on.
+/// Builds `models` into `layer` over the tables registered in `ctx`, a few at a time (each in a context of its
+/// own over the same tables). A model that fails (bad SQL, a missing input) fails its table; the others go on.
 pub async fn build(
     ctx: &SessionContext,
     lake: &Lake,
-    layer: &str,
-    models: &[Model],
+    layer: &'static str,
+    models: &'static [Model],
     inputs: &BTreeMap<String, i64>,
     run_id: &str,
     logical_date: &str,
 ) -> Outcome {
-    let mut outcome = Outcome::default();
-    for model in models {
-        let mut summary = TableSummary::new(model.name, if layer == "gold" { Layer::Gold } else { Layer::Silver });
-        let clock = Instant::now();
-        let job = Build { ctx, lake, layer, model, run_id, logical_date };
-        let result = job.run(inputs, &mut summary).await;
-        outcome.finish(summary, clock, result, "built");
+    let kind = if layer == "gold" { Layer::Gold } else { Layer::Silver };
+    let jobs = models.iter().map(|m| (TableSummary::new(m.name, kind), m)).collect();
+    let shared = (ctx.clone(), lake.clone(), Arc::new(inputs.clone()), run_id.to_string(), logical_date.to_string());
+    crate::stages::each_table(jobs, "built", move |model, mut summary| {
+        let (ctx, lake, inputs, run_id, logical_date) = shared.clone();
+        async move {
+            let result = async {
+                let own = own_context(&ctx).await?;
+                let job = Build { ctx: &own, lake: &lake, layer, model, run_id: &run_id, logical_date: &logical_date };
+                job.run(&inputs, &mut summary).await
+            }
+            .await;
+            (summary, result)
+        }
+    })
+    .await
+}
+
+/// A context over the tables registered in `ctx`, for one build: the temporary tables a build registers
+/// (`__target`, `__changed_<input>`, ...) do not clash with another build's.
+async fn own_context(ctx: &SessionContext) -> Result<SessionContext> {
+    let own: SessionContext = deltalake::delta_datafusion::create_session().into();
+    let options = ctx.state().config().options().catalog.clone();
+    let names = ctx
+        .catalog(&options.default_catalog)
+        .and_then(|c| c.schema(&options.default_schema))
+        .map(|s| s.table_names())
+        .unwrap_or_default();
+    for name in names {
+        let provider = ctx.table_provider(name.as_str()).await.map_err(df_err("inputs"))?;
+        own.register_table(name.as_str(), provider).map_err(df_err("inputs"))?;
     }
-    outcome
+    Ok(own)
 }
 
 /// One model's build.
@@ -325,21 +407,29 @@ impl Build<'_> {
             return Ok(());
         }
         let incremental = model.incremental();
-        let watermarks = match &incremental {
-            Some(_) => self.watermarks(&reads).await?,
-            None => BTreeMap::new(),
+        let additive = model.additive();
+        let watermarks = match incremental.is_some() || additive.is_some() {
+            true => self.watermarks(&reads).await?,
+            false => BTreeMap::new(),
         };
         let mut new_state = State { sql: sql_hash.clone(), versions: versions.clone(), watermarks, rebuilt: 0 };
-        if let (Some(inc), Some(table), Some(old)) = (&incremental, existing.clone(), state)
-            && old.sql == sql_hash
-            && let Some(plan) = self.affected(inc, &old, &versions, &table).await?
+        // An overwrite commits the next version (0 for a new table).
+        let next = existing.as_ref().and_then(|t| t.version()).map_or(0, |v| v as i64 + 1);
+        let old = state.filter(|s| s.sql == sql_hash);
+        if let (Some(inc), Some(table), Some(old)) = (&incremental, existing.clone(), &old)
+            && let Some(plan) = self.affected(inc, old, &versions, &table).await?
         {
             new_state.rebuilt = old.rebuilt;
             return self.merge(inc, table, plan, &sql, &new_state, summary).await;
         }
-        // An overwrite commits the next version (0 for a new table).
-        new_state.rebuilt = existing.as_ref().and_then(|t| t.version()).map_or(0, |v| v as i64 + 1);
-        self.rebuild(existing, &sql, &new_state, summary).await
+        new_state.rebuilt = next;
+        if let (Some(add), Some(table), Some(old)) = (&additive, existing.clone(), &old)
+            && let Some(change) = self.measure_changes(add, old, &versions, &table, &sql).await?
+        {
+            return self.add(add, table, change, &new_state, summary).await;
+        }
+        let df = self.ctx.sql(&sql).await.map_err(|e| self.sql_error(e))?;
+        self.rebuild(existing, df, &new_state, summary).await
     }
 
     /// The newest `_ingested_at` of each input (absent when an input has no such column; `i64::MIN` when empty).
@@ -374,21 +464,8 @@ impl Build<'_> {
         versions: &BTreeMap<String, i64>,
         table: &DeltaTable,
     ) -> Result<Option<Vec<RecordBatch>>> {
-        // An input read whole whose rows changed, or an input the last build did not read: rebuild. (Silver
-        // never deletes a row and stamps every row it changes with a newer `_ingested_at`, so a new version without
-        // newer rows, e.g. the overlap of an extraction merged again unchanged, changes nothing.)
         for (name, version) in versions {
-            if inc.inputs.iter().any(|(t, _)| t == name) || old.versions.get(name) == Some(version) {
-                continue;
-            }
-            let Some(mark) = old.watermarks.get(name) else { return Ok(None) };
-            let newer = scalar_i64(
-                self.ctx,
-                &format!("SELECT count(*) FROM {name} WHERE {}", ingested_after(*mark)),
-                "changes",
-            )
-            .await?;
-            if newer != Some(0) || self.rebuilt_since(name, old).await? {
+            if !inc.inputs.iter().any(|(t, _)| t == name) && self.changed_whole(name, *version, old).await? {
                 return Ok(None);
             }
         }
@@ -402,45 +479,13 @@ impl Build<'_> {
             if self.rebuilt_since(name, old).await? {
                 return Ok(None);
             }
-            // The rows that changed, and what their key was before (a row that moved to another key leaves the
-            // old one changed too).
-            let changed = format!("__changed_{name}");
-            let df = self
-                .ctx
-                .sql(&format!("SELECT {}, {column} AS k FROM {name} WHERE {}", pk.join(", "), ingested_after(*mark)))
-                .await
-                .map_err(df_err("changed rows"))?;
-            let _ = self.ctx.deregister_table(changed.as_str());
-            let rows = df.collect().await.map_err(df_err("changed rows"))?;
-            let schema = rows.first().map(|b| b.schema()).unwrap_or_else(|| Arc::new(Schema::empty()));
-            if rows.iter().all(|b| b.num_rows() == 0) {
-                continue;
-            }
-            let mem = MemTable::try_new(schema, vec![rows]).map_err(df_err("changed rows"))?;
-            self.ctx.register_table(changed.as_str(), Arc::new(mem)).map_err(df_err("changed rows"))?;
-            parts.push(format!("SELECT k FROM {changed}"));
-            if let Some(before) = old.versions.get(name)
-                && *before >= 0
-                && let Some(mut previous) = self.lake.open(SILVER, name).await?
-            {
-                previous.load_version(*before as u64).await.map_err(|e| from_delta("time travel", e))?;
-                let alias = format!("__before_{name}");
-                let provider = previous.table_provider().await.map_err(df_err("time travel"))?;
-                // Only the files that can hold the changed keys are read (file statistics prune the rest).
-                let range = min_max(self.ctx, &changed, &pk[0]).await?;
-                let before = within(self.ctx.read_table(provider).map_err(df_err("time travel"))?, &pk[0], &range)?;
-                let _ = self.ctx.deregister_table(alias.as_str());
-                self.ctx.register_table(alias.as_str(), before.into_view()).map_err(df_err("time travel"))?;
-                let on = pk.iter().map(|k| format!("b.{k} = c.{k}")).collect::<Vec<_>>().join(" AND ");
-                parts.push(format!("SELECT b.{column} AS k FROM {alias} b JOIN {changed} c ON {on}"));
-            }
+            let previous = self.previous(name, old).await?;
+            parts.extend(self.changed_keys(name, column, *mark, &pk, previous).await?);
         }
         if parts.is_empty() {
             return Ok(Some(Vec::new()));
         }
-        let keys =
-            collect(self.ctx, &format!("SELECT DISTINCT k FROM ({})", parts.join(" UNION ALL ")), "affected keys")
-                .await?;
+        let keys = self.distinct_keys(&parts).await?;
         let affected: usize = keys.iter().map(|b| b.num_rows()).sum();
         let provider = table.table_provider().await.map_err(df_err("scan"))?;
         let _ = self.ctx.deregister_table("__target");
@@ -452,6 +497,71 @@ impl Build<'_> {
             return Ok(None);
         }
         Ok(Some(keys))
+    }
+
+    /// Whether an input read whole may hold rows that changed since the last build (or the last build did not
+    /// read it). Silver never deletes a row and stamps every row it changes with a newer `_ingested_at`, so a new
+    /// version without newer rows, e.g. the overlap of an extraction merged again unchanged, changes nothing.
+    async fn changed_whole(&self, name: &str, version: i64, old: &State) -> Result<bool> {
+        if old.versions.get(name) == Some(&version) {
+            return Ok(false);
+        }
+        let Some(mark) = old.watermarks.get(name) else { return Ok(true) };
+        let newer =
+            scalar_i64(self.ctx, &format!("SELECT count(*) FROM {name} WHERE {}", ingested_after(*mark)), "changes")
+                .await?;
+        Ok(newer != Some(0) || self.rebuilt_since(name, old).await?)
+    }
+
+    /// The silver table `name` as the last build read it (`None` when that build did not read it).
+    async fn previous(&self, name: &str, old: &State) -> Result<Option<Arc<dyn TableProvider>>> {
+        let Some(version) = old.versions.get(name).filter(|v| **v >= 0) else { return Ok(None) };
+        let Some(mut previous) = self.lake.open(SILVER, name).await? else { return Ok(None) };
+        previous.load_version(*version as u64).await.map_err(|e| from_delta("time travel", e))?;
+        Ok(Some(previous.table_provider().await.map_err(df_err("time travel"))?))
+    }
+
+    /// Registers `__changed_{name}`: the primary key `pk` and `column AS k` of the rows of `name` ingested after
+    /// `mark`. Returns the SQL of the keys they hold, and of the keys the same rows held in `previous` (a row that
+    /// moved to another key leaves the old one changed too); nothing when no row changed.
+    async fn changed_keys(
+        &self,
+        name: &str,
+        column: &str,
+        mark: i64,
+        pk: &[String],
+        previous: Option<Arc<dyn TableProvider>>,
+    ) -> Result<Vec<String>> {
+        let changed = format!("__changed_{name}");
+        let df = self
+            .ctx
+            .sql(&format!("SELECT {}, {column} AS k FROM {name} WHERE {}", pk.join(", "), ingested_after(mark)))
+            .await
+            .map_err(df_err("changed rows"))?;
+        let _ = self.ctx.deregister_table(changed.as_str());
+        let rows = df.collect().await.map_err(df_err("changed rows"))?;
+        if rows.iter().all(|b| b.num_rows() == 0) {
+            return Ok(Vec::new());
+        }
+        let mem = MemTable::try_new(rows[0].schema(), vec![rows]).map_err(df_err("changed rows"))?;
+        self.ctx.register_table(changed.as_str(), Arc::new(mem)).map_err(df_err("changed rows"))?;
+        let mut parts = vec![format!("SELECT k FROM {changed}")];
+        if let Some(provider) = previous {
+            let alias = format!("__before_{name}");
+            // Only the files that can hold the changed keys are read (file statistics prune the rest).
+            let range = min_max(self.ctx, &changed, &pk[0]).await?;
+            let before = within(self.ctx.read_table(provider).map_err(df_err("time travel"))?, &pk[0], &range)?;
+            let _ = self.ctx.deregister_table(alias.as_str());
+            self.ctx.register_table(alias.as_str(), before.into_view()).map_err(df_err("time travel"))?;
+            let on = pk.iter().map(|k| format!("b.{k} = c.{k}")).collect::<Vec<_>>().join(" AND ");
+            parts.push(format!("SELECT b.{column} AS k FROM {alias} b JOIN {changed} c ON {on}"));
+        }
+        Ok(parts)
+    }
+
+    /// The distinct keys (`k`) of the union of `parts`.
+    async fn distinct_keys(&self, parts: &[String]) -> Result<Vec<RecordBatch>> {
+        collect(self.ctx, &format!("SELECT DISTINCT k FROM ({})", parts.join(" UNION ALL ")), "affected keys").await
     }
 
     /// Whether `name`, a data product, was rebuilt since the last build read it: its rows may then differ without
@@ -660,18 +770,199 @@ impl Build<'_> {
         ])
     }
 
-    /// Replaces the table with the model's rows in one commit.
+    /// The measures of the units whose input rows changed since the last build, before and after the change
+    /// (`None`: rebuild instead, e.g. a table the measures read whole changed, or too many units did).
+    async fn measure_changes(
+        &self,
+        add: &Additive,
+        old: &State,
+        versions: &BTreeMap<String, i64>,
+        table: &DeltaTable,
+        sql: &str,
+    ) -> Result<Option<MeasureChanges>> {
+        let (measures, derive) = split_measures(self.ctx, sql)?;
+        let plan = self.ctx.sql(&measures).await.map_err(|e| self.sql_error(e))?;
+        let schema = Arc::new(plan.schema().as_arrow().clone());
+        // The table must hold every measure (a table built before they were kept is rebuilt).
+        let target = table.snapshot().map_err(|e| from_delta("snapshot", e))?.schema().clone();
+        if schema.fields().iter().any(|f| target.field(f.name()).is_none()) {
+            return Ok(None);
+        }
+        let reads = references(self.ctx, &measures);
+        for name in reads.iter().filter(|r| **r != add.input) {
+            if self.changed_whole(name, versions.get(name).copied().unwrap_or(-1), old).await? {
+                return Ok(None);
+            }
+        }
+        let mut derive_inputs_changed = false;
+        for name in references(self.ctx, &derive).iter().filter(|r| *r != MEASURES) {
+            derive_inputs_changed |= self.changed_whole(name, versions.get(name).copied().unwrap_or(-1), old).await?;
+        }
+        let mut change = MeasureChanges {
+            schema,
+            derive,
+            derive_inputs_changed,
+            units: 0,
+            after: Vec::new(),
+            rows_after: 0,
+            before: Vec::new(),
+            rows_before: 0,
+        };
+        let input = add.input.as_str();
+        let (Some(version), Some(mark)) = (versions.get(input), old.watermarks.get(input)) else { return Ok(None) };
+        if old.versions.get(input) == Some(version) {
+            return Ok(Some(change));
+        }
+        let Some(pk) = row_key(input) else { return Ok(None) };
+        let Some(previous) = self.previous(input, old).await? else { return Ok(None) };
+        if self.rebuilt_since(input, old).await? {
+            return Ok(None);
+        }
+        let parts = self.changed_keys(input, &add.unit, *mark, &pk, Some(previous.clone())).await?;
+        if parts.is_empty() {
+            return Ok(Some(change));
+        }
+        let units = self.distinct_keys(&parts).await?;
+        change.units = units.iter().map(|b| b.num_rows()).sum();
+        if change.units > MIN_KEYS_TO_WEIGH {
+            let changed = scalar_i64(self.ctx, &format!("SELECT count(*) FROM __changed_{input}"), "changes").await?;
+            let total = scalar_i64(self.ctx, &format!("SELECT count(*) FROM {input}"), "row count").await?;
+            if changed.unwrap_or(0) as f64 > MAX_AFFECTED_SHARE * total.unwrap_or(0) as f64 {
+                return Ok(None);
+            }
+        }
+        let current = self.ctx.table_provider(input).await.map_err(df_err("inputs"))?;
+        (change.after, change.rows_after) = self.measures_of(add, &units, current, &measures, &reads).await?;
+        (change.before, change.rows_before) = self.measures_of(add, &units, previous, &measures, &reads).await?;
+        Ok(Some(change))
+    }
+
+    /// The measures over the rows of `units` in `input` (the additive input at one version), and how many rows
+    /// that is.
+    async fn measures_of(
+        &self,
+        add: &Additive,
+        units: &[RecordBatch],
+        input: Arc<dyn TableProvider>,
+        measures: &str,
+        reads: &[String],
+    ) -> Result<(Vec<RecordBatch>, usize)> {
+        let sub: SessionContext = deltalake::delta_datafusion::create_session().into();
+        let mem = MemTable::try_new(units[0].schema(), vec![units.to_vec()]).map_err(df_err("units"))?;
+        sub.register_table("__units", Arc::new(mem)).map_err(df_err("units"))?;
+        let has_null = units.iter().any(|b| b.column(0).null_count() > 0);
+        // Only the files that can hold a changed unit are read (usually the newest ones).
+        let range = if has_null { None } else { min_max(&sub, "__units", "k").await? };
+        let unit = &add.unit;
+        sub.register_table(
+            "__all",
+            within(sub.read_table(input).map_err(df_err("inputs"))?, unit, &range)?.into_view(),
+        )
+        .map_err(df_err("inputs"))?;
+        let nulls = if has_null { format!(" OR {unit} IS NULL") } else { String::new() };
+        let rows = sub
+            .sql(&format!("SELECT * FROM __all WHERE {unit} IN (SELECT k FROM __units WHERE k IS NOT NULL){nulls}"))
+            .await
+            .map_err(df_err("inputs"))?
+            .collect()
+            .await
+            .map_err(df_err("inputs"))?;
+        let count = rows.iter().map(|b| b.num_rows()).sum();
+        let schema = rows.first().map(|b| b.schema()).unwrap_or_else(|| Arc::new(Schema::empty()));
+        if count == 0 {
+            return Ok((Vec::new(), 0));
+        }
+        sub.register_table(
+            add.input.as_str(),
+            Arc::new(MemTable::try_new(schema, vec![rows]).map_err(df_err("rows"))?),
+        )
+        .map_err(df_err("inputs"))?;
+        for read in reads.iter().filter(|r| **r != add.input) {
+            let provider = self.ctx.table_provider(read.as_str()).await.map_err(df_err("inputs"))?;
+            sub.register_table(read.as_str(), provider).map_err(df_err("inputs"))?;
+        }
+        let batches = collect(&sub, measures, "measures")
+            .await
+            .map_err(|e| StageError::data(format!("model {}: {e}", self.model.name)))?;
+        Ok((batches, count))
+    }
+
+    /// Adds the changed measures to the table's (after the change added, before it subtracted), derives the table
+    /// from them again and replaces it in one commit (the table is an aggregate: small).
+    async fn add(
+        &self,
+        add: &Additive,
+        table: DeltaTable,
+        change: MeasureChanges,
+        state: &State,
+        summary: &mut TableSummary,
+    ) -> Result<()> {
+        if change.after.is_empty() && change.before.is_empty() && !change.derive_inputs_changed {
+            summary.delta_version = table.version().map(|v| v as i64);
+            summary.note = Some(format!("no row of {} changed", add.input));
+            return Ok(());
+        }
+        let sub: SessionContext = deltalake::delta_datafusion::create_session().into();
+        let provider = table.table_provider().await.map_err(df_err("scan"))?;
+        sub.register_table("__old", provider).map_err(df_err("scan"))?;
+        for (name, batches) in [("__after", change.after), ("__before", change.before)] {
+            let mem = MemTable::try_new(change.schema.clone(), vec![batches]).map_err(df_err("measures"))?;
+            sub.register_table(name, Arc::new(mem)).map_err(df_err("measures"))?;
+        }
+        let grain: Vec<&str> = add.grain.iter().map(String::as_str).collect();
+        let values: Vec<&str> =
+            change.schema.fields().iter().map(|f| f.name().as_str()).filter(|n| !grain.contains(n)).collect();
+        let negated: Vec<String> =
+            grain.iter().map(|g| g.to_string()).chain(values.iter().map(|v| format!("-{v} AS {v}"))).collect();
+        let plain = grain.iter().chain(&values).copied().collect::<Vec<_>>().join(", ");
+        let sums: Vec<String> = values.iter().map(|v| format!("sum({v}) AS {v}")).collect();
+        let zero: Vec<String> = values.iter().map(|v| format!("COALESCE(sum({v}), 0) = 0")).collect();
+        let group = if grain.is_empty() { String::new() } else { format!(" GROUP BY {}", grain.join(", ")) };
+        let combined = sub
+            .sql(&format!(
+                "SELECT {cols} FROM (SELECT {plain} FROM __old UNION ALL SELECT {plain} FROM __after \
+                 UNION ALL SELECT {negated} FROM __before) u{group} HAVING NOT ({zero})",
+                cols = grain.iter().map(|g| g.to_string()).chain(sums).collect::<Vec<_>>().join(", "),
+                negated = negated.join(", "),
+                zero = zero.join(" AND "),
+            ))
+            .await
+            .map_err(df_err("add the measures"))?;
+        // Back to the measures' own types (a sum widens a decimal).
+        let typed: Vec<_> = change
+            .schema
+            .fields()
+            .iter()
+            .map(|f| deltalake::datafusion::prelude::cast(ident(f.name()), f.data_type().clone()).alias(f.name()))
+            .collect();
+        let combined = combined.select(typed).map_err(df_err("add the measures"))?;
+        sub.register_table(MEASURES, combined.into_view()).map_err(df_err("add the measures"))?;
+        for read in references(self.ctx, &change.derive).iter().filter(|r| *r != MEASURES) {
+            let provider = self.ctx.table_provider(read.as_str()).await.map_err(df_err("inputs"))?;
+            sub.register_table(read.as_str(), provider).map_err(df_err("inputs"))?;
+        }
+        let df = sub.sql(&change.derive).await.map_err(|e| self.sql_error(e))?;
+        self.rebuild(Some(table), df, state, summary).await?;
+        summary.rows_read = (change.rows_after + change.rows_before) as u64;
+        summary.note = Some(format!(
+            "updated from {} changed {} values of {}: {} rows after the change added, {} before it subtracted",
+            change.units, add.unit, add.input, change.rows_after, change.rows_before
+        ));
+        Ok(())
+    }
+
+    /// Replaces the table with the rows of `df` (the model's) in one commit.
     async fn rebuild(
         &self,
         existing: Option<DeltaTable>,
-        sql: &str,
+        df: DataFrame,
         state: &State,
         summary: &mut TableSummary,
     ) -> Result<()> {
         let (layer, model) = (self.layer, self.model);
-        let df = self.ctx.sql(sql).await.map_err(|e| self.sql_error(e))?;
         let schema: Schema = df.schema().as_arrow().clone();
         lake::check_columns(&schema, model.name)?;
+        let (session, plan) = df.into_parts();
         let table = match existing {
             Some(t) => t,
             None => {
@@ -688,8 +979,8 @@ impl Build<'_> {
         };
         let written = table
             .write(Vec::new())
-            .with_input_plan(df.logical_plan().clone())
-            .with_session_state(Arc::new(self.ctx.state()))
+            .with_input_plan(plan)
+            .with_session_state(Arc::new(session))
             .with_save_mode(SaveMode::Overwrite)
             .with_schema_mode(deltalake::operations::write::SchemaMode::Overwrite)
             .with_partition_columns(model.partition_by())
@@ -736,6 +1027,24 @@ impl Build<'_> {
     }
 }
 
+/// What changed in an additive model's measures (see [`Additive`]).
+struct MeasureChanges {
+    /// The measures' schema.
+    schema: Arc<Schema>,
+    /// The rest of the model's query, over `measures`.
+    derive: String,
+    /// Whether a table that query reads changed (the table is then derived again even if no measure changed).
+    derive_inputs_changed: bool,
+    /// The changed units.
+    units: usize,
+    /// The measures of the changed units after the change, and the input rows they were computed from.
+    after: Vec<RecordBatch>,
+    rows_after: usize,
+    /// The same before the change.
+    before: Vec<RecordBatch>,
+    rows_before: usize,
+}
+
 /// Files above which a table is compacted after a build.
 const COMPACT_AFTER_FILES: usize = 16;
 
@@ -756,5 +1065,21 @@ mod tests {
             assert!(names.insert(m.name), "{} twice", m.name);
         }
         assert_eq!(GOLD_MODELS.len(), 16, "twelve KPI tables and four of the star schema");
+    }
+
+    #[test]
+    fn additive_models_keep_every_measure_and_group_by_their_grain() {
+        let ctx = SessionContext::new();
+        let additive: Vec<_> = GOLD_MODELS.iter().filter_map(|m| Some((m, m.additive()?))).collect();
+        assert!(additive.len() >= 5, "the KPI sums are additive");
+        for (model, add) in additive {
+            assert!(model.incremental().is_none(), "{}: additive or incremental, not both", model.name);
+            assert!(!add.grain.is_empty(), "{}: a grain", model.name);
+            let (measures, derive) = split_measures(&ctx, &model.render("2024-01-01")).unwrap();
+            assert!(measures.contains(&add.input), "{}: the measures read {}", model.name, add.input);
+            assert!(derive.contains(MEASURES) && !derive.contains("GROUP BY"), "{}: derived from measures", model.name);
+        }
+        let plain = Model { name: "x", sql: "SELECT 1" };
+        assert!(split_measures(&ctx, plain.sql).unwrap_err().to_string().contains("WITH measures AS"));
     }
 }

@@ -120,7 +120,7 @@ async fn every_gold_table_has_the_expected_values() {
     );
     assert_eq!(
         gold("payment_method_metrics", "SELECT * FROM t").await,
-        ["Card|2024|3|25.00|2|12.5000", "Mobile Money|2023|12|7.00|1|7.0000"]
+        ["Card|2024|3|25.00|2|12.5000|2", "Mobile Money|2023|12|7.00|1|7.0000|1"]
     );
     assert_eq!(
         gold("monthly_revenue_metrics", "SELECT * FROM t").await,
@@ -129,7 +129,7 @@ async fn every_gold_table_has_the_expected_values() {
     // Items of the cancelled order are not sales; reviews are the active ones; categories through product_category.
     assert_eq!(
         gold("product_sales_metrics", "SELECT * FROM t").await,
-        ["10|Pen|Office|2|5.00|3.0|2", "11|Book|Office|2|20.00||0"]
+        ["10|Pen|Office|2|5.00|3.0|2|1", "11|Book|Office|2|20.00||0|2"]
     );
     assert_eq!(gold("inventory_metrics", "SELECT * FROM t").await, ["Office|55|1|27.5"]);
     assert_eq!(
@@ -247,7 +247,15 @@ const INCREMENTAL: &[(&str, &str)] = &[
     ("gold", "customer_lifetime_value"),
     ("gold", "dim_customer"),
     ("gold", "dim_product"),
-    ("gold", "product_sales_metrics"),
+];
+
+/// The additive tables: updated from the measures of the changed orders and payments.
+const ADDITIVE: &[&str] = &[
+    "daily_sales_metrics",
+    "payment_method_metrics",
+    "monthly_revenue_metrics",
+    "vendor_sales_metrics",
+    "product_sales_metrics",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -270,7 +278,15 @@ async fn an_incremental_run_merges_the_changed_keys_and_equals_a_full_rebuild() 
     for (_, table) in INCREMENTAL {
         assert!(notes[*table].starts_with("merged"), "{table} was merged, not rebuilt: {:?}", notes[*table]);
     }
+    for table in ADDITIVE {
+        assert!(notes[*table].starts_with("updated from"), "{table} was updated, not rebuilt: {:?}", notes[*table]);
+    }
     assert!(notes["orders_data"].contains("2 changed keys"), "only the two new orders: {}", notes["orders_data"]);
+    assert!(
+        notes["vendor_sales_metrics"].starts_with("updated from 2 changed order_id values"),
+        "the measures of the two new orders only: {}",
+        notes["vendor_sales_metrics"]
+    );
 
     // The same app database built from scratch.
     let mut fresh = Workdir::sqlite();
@@ -279,7 +295,7 @@ async fn an_incremental_run_merges_the_changed_keys_and_equals_a_full_rebuild() 
     for stage in ["read_from_app_database", "ingestion_from_rds", "silver_transformation", "gold_transformation"] {
         fresh.run(stage, "full");
     }
-    for (layer, table) in INCREMENTAL {
+    for (layer, table) in INCREMENTAL.iter().copied().chain(ADDITIVE.iter().map(|t| ("gold", *t))) {
         let merged = common::table_rows(&w.lake(), layer, table, &["_ingested_at"]).await;
         let rebuilt = common::table_rows(&fresh.lake(), layer, table, &["_ingested_at"]).await;
         assert_eq!(merged, rebuilt, "{layer}/{table}: the merge gives what a rebuild gives");

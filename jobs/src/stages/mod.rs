@@ -33,12 +33,23 @@ impl Outcome {
     /// Delta version, note) when it succeeded, and its result.
     pub fn finish(
         &mut self,
-        mut summary: TableSummary,
+        summary: TableSummary,
         started: std::time::Instant,
         result: Result<(), StageError>,
         what: &str,
     ) {
-        summary.seconds = started.elapsed().as_secs_f64();
+        self.finish_took(summary, started.elapsed(), result, what);
+    }
+
+    /// [`Outcome::finish`] for a table that took `took`.
+    pub fn finish_took(
+        &mut self,
+        mut summary: TableSummary,
+        took: std::time::Duration,
+        result: Result<(), StageError>,
+        what: &str,
+    ) {
+        summary.seconds = took.as_secs_f64();
         if result.is_ok() {
             tracing::info!(
                 table = %summary.table,
@@ -84,4 +95,40 @@ impl Outcome {
         };
         Some(StageError::new(first.kind, message))
     }
+}
+
+/// How many tables a stage works on at once: two cores, and a table's work waits on the store (Delta logs, file
+/// listings) often enough that a third keeps them busy; more would only add memory.
+pub const TABLES_AT_ONCE: usize = 3;
+
+/// Runs `work` on each job's input, up to [`TABLES_AT_ONCE`] at a time, each on the runtime's threads, and records
+/// every table's summary (its time its own) in the jobs' order. `what` says what happened to a table that
+/// succeeded (see [`Outcome::finish`]).
+pub async fn each_table<T, F, Fut>(jobs: Vec<(TableSummary, T)>, what: &str, work: F) -> Outcome
+where
+    T: Send + 'static,
+    F: Fn(T, TableSummary) -> Fut,
+    Fut: std::future::Future<Output = (TableSummary, Result<(), StageError>)> + Send + 'static,
+{
+    use futures::StreamExt;
+    let tasks = jobs.into_iter().map(|(summary, input)| {
+        let table = summary.clone();
+        let task = work(input, summary);
+        async move {
+            let clock = std::time::Instant::now();
+            let handle = tokio::spawn(async move {
+                let (summary, result) = task.await;
+                (summary, result, clock.elapsed())
+            });
+            handle.await.unwrap_or_else(|e| {
+                (table, Err(StageError::internal(format!("the table's task stopped: {e}"))), clock.elapsed())
+            })
+        }
+    });
+    let done: Vec<_> = futures::stream::iter(tasks).buffered(TABLES_AT_ONCE).collect().await;
+    let mut outcome = Outcome::default();
+    for (summary, result, took) in done {
+        outcome.finish_took(summary, took, result, what);
+    }
+    outcome
 }

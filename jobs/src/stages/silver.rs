@@ -13,7 +13,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::time::Instant;
 
 use amali::config::{QualityAction, QualityCheck, QualityRule};
 use deltalake::DeltaTable;
@@ -66,18 +65,7 @@ pub fn quarantine_schema() -> Schema {
 
 /// Tables in an order where every `relationships` parent comes before its children.
 pub fn ordered(tables: Vec<&'static Table>, rules: &BTreeMap<String, Vec<QualityRule>>) -> Vec<&'static Table> {
-    let parents = |t: &str| -> BTreeSet<String> {
-        rules
-            .get(t)
-            .into_iter()
-            .flatten()
-            .filter_map(|r| match &r.check {
-                QualityCheck::Relationships { to, .. } => to.split_once('.').map(|(p, _)| p.to_string()),
-                _ => None,
-            })
-            .filter(|p| p != t)
-            .collect()
-    };
+    let parents = |t: &str| parents(t, rules);
     let mut done: Vec<&'static Table> = Vec::new();
     let mut left = tables;
     while !left.is_empty() {
@@ -93,6 +81,44 @@ pub fn ordered(tables: Vec<&'static Table>, rules: &BTreeMap<String, Vec<Quality
         }
     }
     done
+}
+
+/// `tables` (parents first, see [`ordered`]) in waves: a table comes in the wave after the last of its parents.
+pub fn waves(tables: Vec<&'static Table>, rules: &BTreeMap<String, Vec<QualityRule>>) -> Vec<Vec<&'static Table>> {
+    let mut wave_of: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut waves: Vec<Vec<&'static Table>> = Vec::new();
+    for table in tables {
+        // Parents later in the order (a cycle) are not waited for.
+        let wave = parents(table.name, rules).iter().filter_map(|p| wave_of.get(p.as_str())).map(|w| w + 1).max();
+        let wave = wave.unwrap_or(0);
+        wave_of.insert(table.name, wave);
+        if waves.len() <= wave {
+            waves.resize_with(wave + 1, Vec::new);
+        }
+        waves[wave].push(table);
+    }
+    waves
+}
+
+/// The parents `table`'s relationships rules refer to (itself excluded).
+fn parents(table: &str, rules: &BTreeMap<String, Vec<QualityRule>>) -> BTreeSet<String> {
+    rules
+        .get(table)
+        .into_iter()
+        .flatten()
+        .filter_map(|r| match &r.check {
+            QualityCheck::Relationships { to, .. } => to.split_once('.').map(|(p, _)| p.to_string()),
+            _ => None,
+        })
+        .filter(|p| p != table)
+        .collect()
+}
+
+/// Where a table's conformed rows go: the lake, the quarantine table (one writer at a time), and the run's time.
+struct Sink<'a> {
+    lake: &'a Lake,
+    quarantine: &'a tokio::sync::Mutex<()>,
+    now: i64,
 }
 
 /// The violation expression of a rule (true = the row breaks it), over `incoming` aliased `s`, with the joins
@@ -195,16 +221,29 @@ pub async fn run(settings: &Settings) -> Outcome {
         Err(e) => return Outcome::failed(e),
     };
     let lake = Lake::new(settings.lake_root());
-    let ctx: SessionContext = deltalake::delta_datafusion::create_session().into();
     let now = chrono::Utc::now().timestamp_micros();
     let mut outcome = Outcome::default();
-    for table in ordered(tables, &settings.quality) {
-        let mut summary = TableSummary::new(table.name, Layer::Silver);
-        let clock = Instant::now();
-        let rules = settings.quality.get(table.name).cloned().unwrap_or_default();
-        let result = conform(settings, &ctx, &lake, table, &rules, now, &mut summary).await;
-        outcome.finish(summary, clock, result, "merged");
+    // A table's relationships rules read its parents' rows of this run: each wave holds the tables whose parents
+    // are done, conformed a few at a time; writes to the shared quarantine table take turns.
+    let quarantine = Arc::new(tokio::sync::Mutex::new(()));
+    for wave in waves(ordered(tables, &settings.quality), &settings.quality) {
+        let jobs = wave.into_iter().map(|t| (TableSummary::new(t.name, Layer::Silver), t)).collect();
+        let shared = (Arc::new(settings.clone()), lake.clone(), quarantine.clone());
+        outcome.extend(
+            super::each_table(jobs, "merged", move |table, mut summary| {
+                let (settings, lake, quarantine) = shared.clone();
+                async move {
+                    let ctx: SessionContext = deltalake::delta_datafusion::create_session().into();
+                    let rules = settings.quality.get(table.name).cloned().unwrap_or_default();
+                    let sink = Sink { lake: &lake, quarantine: &quarantine, now };
+                    let result = conform(&settings, &ctx, &sink, table, &rules, &mut summary).await;
+                    (summary, result)
+                }
+            })
+            .await,
+        );
     }
+    let ctx: SessionContext = deltalake::delta_datafusion::create_session().into();
     // The original's silver tables, from the conformed tables' current rows.
     let names: Vec<&str> = crate::schema::TABLES.iter().map(|t| t.name).collect();
     match crate::models::register_layer(&ctx, &lake, SILVER, names).await {
@@ -250,12 +289,12 @@ async fn register(ctx: &SessionContext, name: &str, table: &DeltaTable) -> Resul
 async fn conform(
     settings: &Settings,
     ctx: &SessionContext,
-    lake: &Lake,
+    sink: &Sink<'_>,
     table: &'static Table,
     rules: &[QualityRule],
-    now: i64,
     summary: &mut TableSummary,
 ) -> Result<()> {
+    let (lake, now) = (sink.lake, sink.now);
     let name = table.name;
     let Some(bronze) = lake.open(BRONZE, name).await? else {
         summary.note = Some("no bronze table yet".into());
@@ -520,6 +559,7 @@ async fn conform(
 
     // Quarantine first (exactly once per newest ingestion time), then the merge that records it.
     if !quarantine_rows.is_empty() {
+        let _turn = sink.quarantine.lock().await;
         let mut qt = lake.open_or_create(SILVER, QUARANTINE, &quarantine_schema(), &[]).await?;
         let app = format!("amali/quarantine/{name}");
         if lake::txn_version(&qt, &app).await?.is_none_or(|v| v < newest) {
@@ -709,4 +749,29 @@ fn row_json(batch: &RecordBatch, row: usize, columns: usize) -> String {
         map.insert(schema.field(i).name().clone(), v);
     }
     serde_json::Value::Object(map).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waves_put_every_table_after_its_parents_once() {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../amali.toml")).unwrap();
+        let config = amali::config::Config::parse(&text, "amali.toml").unwrap();
+        let tables: Vec<&'static Table> = crate::schema::TABLES.iter().collect();
+        let waves = waves(ordered(tables.clone(), &config.quality), &config.quality);
+        let wave_of: BTreeMap<&str, usize> =
+            waves.iter().enumerate().flat_map(|(i, w)| w.iter().map(move |t| (t.name, i))).collect();
+        assert_eq!(wave_of.len(), tables.len(), "every table in exactly one wave");
+        assert_eq!(waves.iter().map(Vec::len).sum::<usize>(), tables.len());
+        assert!(waves.len() > 1, "amali.toml has relationships rules");
+        for t in &tables {
+            for p in parents(t.name, &config.quality) {
+                if let Some(pw) = wave_of.get(p.as_str()) {
+                    assert!(*pw < wave_of[t.name], "{} waits for its parent {p}", t.name);
+                }
+            }
+        }
+    }
 }
