@@ -16,6 +16,9 @@
 # noisy: trust CPU seconds and ratios. Targets (issue 6, scale 1): spark/amali wall >= 5, amali/duckdb CPU <= 2,
 # amali peak RSS < 4 GiB, amali+1% / amali < 0.25.
 #
+# PEERS=0 times amali alone (a quicker loop while working on amali). The slowest tables of the +1% run are printed
+# at the end, from the stages' summaries.
+#
 # Needs python3 with duckdb, pyspark, deltalake (a venv is made in ~/.cache/amali-bench-venv) and Java 17.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -59,7 +62,7 @@ peer() { # engine out-dir
   "$PY" "$ROOT/bench/peers.py" "$1" "$WORK/files.json" "$WORK/sql.jsonl" "$ROOT/jobs/models/gold" "$DATE" "$2"
 }
 
-declare -a lines
+declare -a lines slowest
 for scale in $SCALES; do
   db="$CACHE/app-$scale.db"
   if [ ! -s "$db" ]; then
@@ -80,10 +83,14 @@ for scale in $SCALES; do
   "$BIN/silver_transformation" --env local --config "$ROOT/amali.toml" --workdir "$WORK/run" --run-id sql \
     --logical-date "$DATE" --print-sql >"$WORK/sql.jsonl"
   "$PY" "$ROOT/bench/peers.py" files "$WORK/run/lake" >"$WORK/files.json"
-  echo "scale $scale: duckdb ..." >&2
-  read -r d_wall d_cpu d_rss < <(measure bash -c 'peer duckdb "$WORK/duckdb"')
-  echo "scale $scale: spark local[2] ..." >&2
-  read -r s_wall s_cpu s_rss < <(measure bash -c 'peer spark "$WORK/spark"')
+  if [ "${PEERS:-1}" = 0 ]; then
+    d_wall=- d_cpu=- d_rss=0 s_wall=- s_cpu=- s_rss=0
+  else
+    echo "scale $scale: duckdb ..." >&2
+    read -r d_wall d_cpu d_rss < <(measure bash -c 'peer duckdb "$WORK/duckdb"')
+    echo "scale $scale: spark local[2] ..." >&2
+    read -r s_wall s_cpu s_rss < <(measure bash -c 'peer spark "$WORK/spark"')
+  fi
 
   echo "scale $scale: a 1% change batch, extracted and ingested ..." >&2
   AMALI_LOG=warn "$BIN/amali_data" datagen --target "sqlite://$WORK/run/app.db" --changes 1 >/dev/null
@@ -91,6 +98,11 @@ for scale in $SCALES; do
   stage ingestion_from_rds plus1 >/dev/null 2>&1
   echo "scale $scale: amali (+1%) ..." >&2
   read -r i_wall i_cpu i_rss < <(measure bash -c 'amali_transform plus1')
+  slowest+=("$("$PY" -c '
+import json, sys
+rows = [(t["seconds"], t["table"], t.get("note", "")) for f in sys.argv[2:] for t in json.load(open(f))["tables"]]
+print("\n".join(f"{sys.argv[1]:<6} {s:6.2f}s  {n:<32} {note[:70]}" for s, n, note in sorted(rows, reverse=True)[:8]))
+' "$scale" "$WORK/silver.json" "$WORK/gold.json")")
   if [ "${RERUN_PEERS:-0}" = 1 ]; then
     "$PY" "$ROOT/bench/peers.py" files "$WORK/run/lake" >"$WORK/files.json"
     echo "scale $scale: duckdb and spark over the grown bronze ..." >&2
@@ -108,8 +120,11 @@ for scale in $SCALES; do
   lines+=("$(printf '%-6s %-9s %8s %8s %9s' "$scale" duckdb+1% "$di_wall" "$di_cpu" -)")
   lines+=("$(printf '%-6s %-9s %8s %8s %9s' "$scale" spark+1% "$si_wall" "$si_cpu" -)")
   lines+=("$(awk -v s="$scale" -v aw="$a_wall" -v ac="$a_cpu" -v dc="$d_cpu" -v sw="$s_wall" -v sc="$s_cpu" -v iw="$i_wall" -v ic="$i_cpu" -v r="$a_rss" \
-    'BEGIN { printf "%-6s ratios:   spark/amali wall %.1fx, CPU %.1fx (>= 5) | amali/duckdb CPU %.2f (<= 2) | +1%%/full wall %.2f, CPU %.2f (< 0.25) | amali RSS %.2f GiB (< 4)", s, sw / aw, sc / ac, ac / dc, iw / aw, ic / ac, r / 1048576 }')")
+    'BEGIN { peers = (dc + 0 > 0) ? sprintf("spark/amali wall %.1fx, CPU %.1fx (>= 5) | amali/duckdb CPU %.2f (<= 2) | ", sw / aw, sc / ac, ac / dc) : "";
+             printf "%-6s ratios:   %s+1%%/full wall %.2f, CPU %.2f (< 0.25) | amali RSS %.2f GiB (< 4)", s, peers, iw / aw, ic / ac, r / 1048576 }')")
 done
 
 printf '\n%-6s %-9s %8s %8s %9s\n' scale engine wall_s cpu_s rss_MiB
 printf '%s\n' "${lines[@]}"
+printf '\nslowest tables of the +1%% run (seconds each; silver and gold build three at a time):\n'
+printf '%s\n' "${slowest[@]}"
