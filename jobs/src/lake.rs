@@ -17,7 +17,10 @@ use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake::kernel::transaction::CommitProperties;
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 
-use crate::error::{Result, StageError};
+use deltalake::datafusion::common::ScalarValue;
+use deltalake::datafusion::prelude::{DataFrame, SessionContext, ident, lit};
+
+use crate::error::{Result, StageError, df_err};
 
 /// Commit-info metadata keys amali writes.
 pub const META_APP_ID: &str = "amali.app_id";
@@ -187,4 +190,25 @@ pub async fn read_all(table: &DeltaTable) -> Result<Vec<RecordBatch>> {
     ctx.register_table("t", provider).map_err(|e| StageError::internal(e.to_string()))?;
     let df = ctx.sql("SELECT * FROM t").await.map_err(|e| StageError::internal(e.to_string()))?;
     df.collect().await.map_err(|e| StageError::internal(e.to_string()))
+}
+
+/// The smallest and largest value of `column` in `relation` (`None` when it has no value).
+pub async fn min_max(ctx: &SessionContext, relation: &str, column: &str) -> Result<Option<(ScalarValue, ScalarValue)>> {
+    let sql = format!("SELECT min({column}), max({column}) FROM {relation}");
+    let batches = ctx.sql(&sql).await.map_err(df_err("key range"))?.collect().await.map_err(df_err("key range"))?;
+    let Some(b) = batches.iter().find(|b| b.num_rows() > 0) else { return Ok(None) };
+    let lo = ScalarValue::try_from_array(b.column(0), 0).map_err(df_err("key range"))?;
+    let hi = ScalarValue::try_from_array(b.column(1), 0).map_err(df_err("key range"))?;
+    Ok((!lo.is_null() && !hi.is_null()).then_some((lo, hi)))
+}
+
+/// `df`'s rows whose `column` lies in `range` (all of them without a range). A filter of literals, which the
+/// Delta scan turns into file skipping.
+pub fn within(df: DataFrame, column: &str, range: &Option<(ScalarValue, ScalarValue)>) -> Result<DataFrame> {
+    match range {
+        Some((lo, hi)) => {
+            df.filter(ident(column).between(lit(lo.clone()), lit(hi.clone()))).map_err(df_err("key range"))
+        }
+        None => Ok(df),
+    }
 }

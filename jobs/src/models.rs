@@ -13,16 +13,15 @@ use deltalake::DeltaTable;
 use deltalake::arrow::array::{Array, ArrayRef, BooleanArray, Int64Array, RecordBatch, new_null_array};
 use deltalake::arrow::datatypes::{DataType, Field, Schema};
 use deltalake::datafusion::catalog::TableProvider;
-use deltalake::datafusion::common::ScalarValue;
 use deltalake::datafusion::datasource::MemTable;
-use deltalake::datafusion::prelude::{DataFrame, SessionContext, ident, lit};
+use deltalake::datafusion::prelude::{DataFrame, SessionContext, ident};
 use deltalake::kernel::transaction::CommitProperties;
 use deltalake::operations::optimize::OptimizeType;
 use deltalake::protocol::SaveMode;
 use futures::TryStreamExt;
 
 use crate::error::{Result, StageError, df_err};
-use crate::lake::{self, Lake, from_delta};
+use crate::lake::{self, Lake, from_delta, min_max, within};
 use crate::stages::Outcome;
 use crate::stages::silver::SILVER;
 use crate::summary::{Layer, TableSummary};
@@ -289,30 +288,6 @@ async fn scalar_i64(ctx: &SessionContext, sql: &str, context: &str) -> Result<Op
         let a = c.as_any().downcast_ref::<Int64Array>()?;
         (!a.is_null(0)).then(|| a.value(0))
     }))
-}
-
-/// The smallest and largest value of `column` in `relation` (`None` when it has no value).
-pub(crate) async fn min_max(
-    ctx: &SessionContext,
-    relation: &str,
-    column: &str,
-) -> Result<Option<(ScalarValue, ScalarValue)>> {
-    let batches = collect(ctx, &format!("SELECT min({column}), max({column}) FROM {relation}"), "key range").await?;
-    let Some(b) = batches.iter().find(|b| b.num_rows() > 0) else { return Ok(None) };
-    let lo = ScalarValue::try_from_array(b.column(0), 0).map_err(df_err("key range"))?;
-    let hi = ScalarValue::try_from_array(b.column(1), 0).map_err(df_err("key range"))?;
-    Ok((!lo.is_null() && !hi.is_null()).then_some((lo, hi)))
-}
-
-/// `df`'s rows whose `column` lies in `range` (all of them without a range). A filter of literals, which the
-/// Delta scan turns into file skipping.
-pub(crate) fn within(df: DataFrame, column: &str, range: &Option<(ScalarValue, ScalarValue)>) -> Result<DataFrame> {
-    match range {
-        Some((lo, hi)) => {
-            df.filter(ident(column).between(lit(lo.clone()), lit(hi.clone()))).map_err(df_err("key range"))
-        }
-        None => Ok(df),
-    }
 }
 
 /// `_ingested_at` after `micros` (a literal DataFusion folds, so file statistics can skip older files).

@@ -442,8 +442,8 @@ async fn conform(
                 )));
             };
             let provider = t.table_provider().await.map_err(df_err("scan"))?;
-            let range = crate::models::min_max(ctx, "incoming", &q(column)).await?;
-            let rows = crate::models::within(ctx.read_table(provider).map_err(df_err("scan"))?, key, &range)?;
+            let range = lake::min_max(ctx, "incoming", &q(column)).await?;
+            let rows = lake::within(ctx.read_table(provider).map_err(df_err("scan"))?, key, &range)?;
             let view = format!("silver_{parent}_{i}");
             let _ = ctx.deregister_table(view.as_str());
             ctx.register_table(view.as_str(), rows.into_view()).map_err(df_err("register"))?;
