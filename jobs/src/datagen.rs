@@ -2,7 +2,8 @@
 //!
 //! Every table of the schema is generated from its columns: ids in order, foreign keys drawn from the referenced
 //! table's ids, enum values from their lists, amounts as exact decimals, names and emails from small word lists,
-//! `created_at` over 2023-2025 and `updated_at` after it. Scale 1 is about 100k users, 1M orders and 3M order items
+//! `created_at` over 2023-2025 and `updated_at` after it; free-text columns that hold a few values in the app
+//! (payment methods and statuses) take the sample data's values. Scale 1 is about 100k users, 1M orders and 3M order items
 //! (see [`base_rows`]). Dirt, at these rates (per row, independently):
 //!
 //! | dirt                                   | rate   |
@@ -111,10 +112,19 @@ fn seeded(seed: u64, table: &str, salt: u64) -> SmallRng {
     SmallRng::seed_from_u64(h.finish())
 }
 
-fn text(column: &Column, id: i64, rng: &mut SmallRng, max: usize) -> String {
+/// Free-text columns that hold a few values in the app (those of the sample data): (table, column, values).
+const VOCABULARY: &[(&str, &str, &[&str])] = &[
+    ("payments", "payment_method", &["Mobile Money", "Credit Card", "Bank Transfer"]),
+    ("payments", "status", &["PENDING", "PAID", "FAILED"]),
+    ("support_tickets", "status", &["OPEN", "CLOSED"]),
+];
+
+fn text(table: &str, column: &Column, id: i64, rng: &mut SmallRng, max: usize) -> String {
     let name = column.name;
     let pick = |list: &[&str], rng: &mut SmallRng| list[rng.gen_range(0..list.len())].to_string();
-    let s = if name.contains("email") {
+    let s = if let Some((_, _, values)) = VOCABULARY.iter().find(|(t, c, _)| *t == table && *c == name) {
+        pick(values, rng)
+    } else if name.contains("email") {
         format!("{}{id}@example.com", name.trim_end_matches("email").trim_end_matches('_').replace('_', "."))
             .trim_start_matches('.')
             .to_string()
@@ -208,8 +218,8 @@ fn row(
                 } else {
                     (rng.gen_range(0..100_000) as f64) / 100.0
                 })),
-                Type::Varchar(n) => Some(Scalar::Str(text(c, id, rng, n as usize))),
-                Type::Text => Some(Scalar::Str(text(c, id, rng, 200))),
+                Type::Varchar(n) => Some(Scalar::Str(text(table.name, c, id, rng, n as usize))),
+                Type::Text => Some(Scalar::Str(text(table.name, c, id, rng, 200))),
                 Type::Enum(list) => Some(Scalar::Str(list[rng.gen_range(0..list.len())].to_string())),
                 Type::Date => Some(Scalar::Date((created / DAY) as i32)),
                 Type::DateTime | Type::Timestamp => {
@@ -453,6 +463,25 @@ mod tests {
         assert_eq!(a, b);
         let c: Vec<_> = (0..50).map(|i| row(t, &shape, i, 1, &sizes, &mut seeded(8, t.name, i))).collect();
         assert_ne!(a, c);
+    }
+
+    #[test]
+    fn payments_have_the_apps_methods_and_statuses() {
+        let t = schema::table("payments").unwrap();
+        let shape = Shape::of(t);
+        let at = |c: &str| shape.columns.iter().position(|x| x.name == c).unwrap();
+        let sizes = |_: &str| (1u64, 100u64);
+        let rows: Vec<_> = (0..200).map(|i| row(t, &shape, i, 1, &sizes, &mut seeded(7, t.name, i))).collect();
+        let values = |c: &str| {
+            rows.iter()
+                .filter_map(|r| match &r[at(c)] {
+                    Some(Scalar::Str(s)) => Some(s.clone()),
+                    _ => None,
+                })
+                .collect::<std::collections::BTreeSet<_>>()
+        };
+        assert_eq!(values("status"), ["FAILED", "PAID", "PENDING"].map(String::from).into());
+        assert_eq!(values("payment_method").len(), 3, "{:?}", values("payment_method"));
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! SQL models of `jobs/models/silver/` (see [`crate::models`]).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::num::NonZeroU64;
 use std::sync::Arc;
 
 use amali::config::{QualityAction, QualityCheck, QualityRule};
@@ -23,7 +24,7 @@ use deltalake::arrow::compute::SortOptions;
 use deltalake::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use deltalake::arrow::util::display::array_value_to_string;
 use deltalake::datafusion::datasource::MemTable;
-use deltalake::datafusion::prelude::SessionContext;
+use deltalake::datafusion::prelude::{SessionContext, ident};
 use deltalake::kernel::Transaction;
 use deltalake::kernel::transaction::CommitProperties;
 
@@ -40,6 +41,8 @@ use crate::summary::{Layer, TableSummary};
 pub const SILVER: &str = "silver";
 /// The quarantine table's name (under `silver/`).
 pub const QUARANTINE: &str = "_quarantine";
+/// The size a conformed table's first load aims at per file (see [`conform`]).
+const FILE_BYTES: u64 = 16 << 20;
 
 fn q(name: &str) -> String {
     quote(crate::schema::Engine::Postgres, name)
@@ -596,11 +599,16 @@ async fn conform(
         .with_column("_silver_run_id", deltalake::datafusion::prelude::lit(settings.run_id.as_str()))
         .map_err(df_err("merge source"))?;
     if existing.is_none() {
-        // The first load: nothing to match, so an append (same commit properties, same exactly-once txn).
+        // The first load: nothing to match, so an append (same commit properties, same exactly-once txn), in key
+        // order and in files of a few MiB: each file then holds a narrow key range, so a later merge, whose new
+        // keys and re-extracted overlap are the newest, reads only the last files instead of the whole table.
+        let by_key = table.primary_key.iter().map(|k| ident(*k).sort(true, false)).collect();
+        let source = source.sort(by_key).map_err(df_err("order by key"))?;
         let written = target
             .write(Vec::new())
             .with_input_plan(source.logical_plan().clone())
             .with_session_state(Arc::new(ctx.state()))
+            .with_target_file_size(NonZeroU64::new(FILE_BYTES))
             .with_save_mode(deltalake::protocol::SaveMode::Append)
             .with_commit_properties(properties)
             .await
