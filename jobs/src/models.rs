@@ -95,18 +95,14 @@ impl Model {
     /// How the model is updated when few of its input rows changed (`-- incremental:` and `-- grain:`).
     pub fn incremental(&self) -> Option<Incremental> {
         let (key, inputs) = self.directive("incremental")?.split_once("<-")?;
-        let inputs = inputs
-            .split(',')
-            .filter_map(|i| i.trim().split_once('.'))
-            .map(|(t, c)| (t.trim().to_string(), c.trim().to_string()))
-            .collect();
-        Some(Incremental { key: key.trim().to_string(), inputs, grain: self.list("grain") })
+        Some(Incremental { key: key.trim().to_string(), inputs: table_columns(inputs), grain: self.list("grain") })
     }
 
-    /// How the model is updated from the rows that changed when its measures add up (`-- additive:` and `-- grain:`).
+    /// How the model is updated from the rows that changed when its measures add up (`-- additive: TABLE.UNIT,
+    /// ...` and `-- grain:`).
     pub fn additive(&self) -> Option<Additive> {
-        let (input, unit) = self.directive("additive")?.split_once(" by ")?;
-        Some(Additive { input: input.trim().to_string(), unit: unit.trim().to_string(), grain: self.list("grain") })
+        let inputs = table_columns(self.directive("additive")?);
+        (!inputs.is_empty()).then(|| Additive { inputs, grain: self.list("grain") })
     }
 
     /// The partition columns of its table (`-- partition_by:`), business dates.
@@ -128,6 +124,14 @@ impl Model {
 /// The build directives a model's header may hold (`-- name: value`).
 const DIRECTIVES: &[&str] = &["incremental", "additive", "grain", "partition_by", "zorder_by"];
 
+/// `table.column, ...` as (table, column) pairs.
+fn table_columns(list: &str) -> Vec<(String, String)> {
+    list.split(',')
+        .filter_map(|i| i.trim().split_once('.'))
+        .map(|(t, c)| (t.trim().to_string(), c.trim().to_string()))
+        .collect()
+}
+
 fn directive(line: &str) -> Option<(&str, &str)> {
     let (name, value) = line.split_once(':')?;
     DIRECTIVES.contains(&name.trim()).then(|| (name.trim(), value.trim()))
@@ -147,21 +151,29 @@ pub struct Incremental {
     pub grain: Vec<String>,
 }
 
-/// An additive model: its SQL computes, in a CTE named `measures` ([`MEASURES`]), sums and counts over `input`
+/// An additive model: its SQL computes, in a CTE named `measures` ([`MEASURES`]), sums and counts over its inputs
 /// grouped by the `grain`, and derives the table from `measures` in its final SELECT, keeping each measure as a
-/// column of the same name. Every measure must add up over disjoint sets of `unit` values (a sum, a count, or a
-/// count of distinct units), and one of them must count rows, so a group is gone when all its measures are 0.
-/// When few input rows changed, the measures of the units they belong to are computed twice, over those units'
-/// rows before the change and after it, subtracted from and added to the measures the table holds, and the table
-/// is derived again from the updated measures: its size, not the input's, is what the run reads.
+/// column of the same name. The rows of each input of `inputs` belong to units (an order id, held in a column of
+/// each input), and every measure must add up over disjoint sets of units (a sum, a count, or a count of distinct
+/// units); with a grain, one of them must count rows, so a group is gone when all its measures are 0 (without a
+/// grain the table is one row). When few input rows changed, the measures of the units they belong to are computed
+/// twice, over those units' rows before the change and after it, subtracted from and added to the measures the
+/// table holds, and the table is derived again from the updated measures: its size, not the inputs', is what the
+/// run reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Additive {
-    /// The input whose changed rows update the measures.
-    pub input: String,
-    /// The input column that splits its rows into units (an order id): a changed row's unit is recomputed whole.
-    pub unit: String,
-    /// The columns the measures are grouped by.
+    /// The inputs whose changed rows update the measures: (table, the column holding the unit). A changed row's
+    /// unit is recomputed whole, from every input.
+    pub inputs: Vec<(String, String)>,
+    /// The columns the measures are grouped by (none: one row).
     pub grain: Vec<String>,
+}
+
+impl Additive {
+    /// The inputs as the header names them (`orders.id, order_items.order_id`).
+    pub fn described(&self) -> String {
+        self.inputs.iter().map(|(t, c)| format!("{t}.{c}")).collect::<Vec<_>>().join(", ")
+    }
 }
 
 /// The name of an additive model's CTE of measures.
@@ -763,8 +775,9 @@ impl Build<'_> {
         if schema.fields().iter().any(|f| target.field(f.name()).is_none()) {
             return Ok(None);
         }
+        let is_input = |name: &str| add.inputs.iter().any(|(t, _)| t == name);
         let reads = references(self.ctx, &measures);
-        for name in reads.iter().filter(|r| **r != add.input) {
+        for name in reads.iter().filter(|r| !is_input(r)) {
             if self.changed_whole(name, versions.get(name).copied().unwrap_or(-1), old).await? {
                 return Ok(None);
             }
@@ -783,42 +796,59 @@ impl Build<'_> {
             before: Vec::new(),
             rows_before: 0,
         };
-        let input = add.input.as_str();
-        let (Some(version), Some(mark)) = (versions.get(input), old.watermarks.get(input)) else { return Ok(None) };
-        if old.versions.get(input) == Some(version) {
-            return Ok(Some(change));
+        // Each input as it is now and as the last build read it (the same table when it did not change).
+        let mut now = Vec::new();
+        let mut then = Vec::new();
+        let mut parts = Vec::new();
+        let mut changed = Vec::new();
+        for (input, unit) in &add.inputs {
+            let (Some(version), Some(mark)) = (versions.get(input), old.watermarks.get(input)) else { return Ok(None) };
+            let current = self.ctx.table_provider(input.as_str()).await.map_err(df_err("inputs"))?;
+            now.push((input.clone(), unit.clone(), current.clone()));
+            if old.versions.get(input) == Some(version) {
+                then.push((input.clone(), unit.clone(), current));
+                continue;
+            }
+            let Some(pk) = row_key(input) else { return Ok(None) };
+            let Some(previous) = self.previous(input, old).await? else { return Ok(None) };
+            if self.rebuilt_since(input, old).await? {
+                return Ok(None);
+            }
+            let found = self.changed_keys(input, unit, *mark, &pk, Some(previous.clone())).await?;
+            if !found.is_empty() {
+                changed.push(input.clone());
+            }
+            parts.extend(found);
+            then.push((input.clone(), unit.clone(), previous));
         }
-        let Some(pk) = row_key(input) else { return Ok(None) };
-        let Some(previous) = self.previous(input, old).await? else { return Ok(None) };
-        if self.rebuilt_since(input, old).await? {
-            return Ok(None);
-        }
-        let parts = self.changed_keys(input, &add.unit, *mark, &pk, Some(previous.clone())).await?;
         if parts.is_empty() {
             return Ok(Some(change));
         }
         let units = self.distinct_keys(&parts).await?;
         change.units = units.iter().map(|b| b.num_rows()).sum();
         if change.units > MIN_KEYS_TO_WEIGH {
-            let changed = scalar_i64(self.ctx, &format!("SELECT count(*) FROM __changed_{input}"), "changes").await?;
-            let total = scalar_i64(self.ctx, &format!("SELECT count(*) FROM {input}"), "row count").await?;
-            if changed.unwrap_or(0) as f64 > MAX_AFFECTED_SHARE * total.unwrap_or(0) as f64 {
+            let (mut rows, mut total) = (0, 0);
+            for input in &changed {
+                let n = scalar_i64(self.ctx, &format!("SELECT count(*) FROM __changed_{input}"), "changes").await?;
+                rows += n.unwrap_or(0);
+                total +=
+                    scalar_i64(self.ctx, &format!("SELECT count(*) FROM {input}"), "row count").await?.unwrap_or(0);
+            }
+            if rows as f64 > MAX_AFFECTED_SHARE * total as f64 {
                 return Ok(None);
             }
         }
-        let current = self.ctx.table_provider(input).await.map_err(df_err("inputs"))?;
-        (change.after, change.rows_after) = self.measures_of(add, &units, current, &measures, &reads).await?;
-        (change.before, change.rows_before) = self.measures_of(add, &units, previous, &measures, &reads).await?;
+        (change.after, change.rows_after) = self.measures_of(&units, &now, &measures, &reads).await?;
+        (change.before, change.rows_before) = self.measures_of(&units, &then, &measures, &reads).await?;
         Ok(Some(change))
     }
 
-    /// The measures over the rows of `units` in `input` (the additive input at one version), and how many rows
-    /// that is.
+    /// The measures over the rows of `units` in `inputs` (each additive input at one version, with the column that
+    /// holds its unit), and how many input rows that is.
     async fn measures_of(
         &self,
-        add: &Additive,
         units: &[RecordBatch],
-        input: Arc<dyn TableProvider>,
+        inputs: &[(String, String, Arc<dyn TableProvider>)],
         measures: &str,
         reads: &[String],
     ) -> Result<(Vec<RecordBatch>, usize)> {
@@ -828,31 +858,26 @@ impl Build<'_> {
         let has_null = units.iter().any(|b| b.column(0).null_count() > 0);
         // Only the files that can hold a changed unit are read (usually the newest ones).
         let range = if has_null { None } else { min_max(&sub, "__units", "k").await? };
-        let unit = &add.unit;
-        sub.register_table(
-            "__all",
-            within(sub.read_table(input).map_err(df_err("inputs"))?, unit, &range)?.into_view(),
-        )
-        .map_err(df_err("inputs"))?;
-        let nulls = if has_null { format!(" OR {unit} IS NULL") } else { String::new() };
-        let rows = sub
-            .sql(&format!("SELECT * FROM __all WHERE {unit} IN (SELECT k FROM __units WHERE k IS NOT NULL){nulls}"))
-            .await
-            .map_err(df_err("inputs"))?
-            .collect()
-            .await
-            .map_err(df_err("inputs"))?;
-        let count = rows.iter().map(|b| b.num_rows()).sum();
-        let schema = rows.first().map(|b| b.schema()).unwrap_or_else(|| Arc::new(Schema::empty()));
+        let mut count = 0;
+        for (input, unit, provider) in inputs {
+            let all = format!("__all_{input}");
+            let ranged = within(sub.read_table(provider.clone()).map_err(df_err("inputs"))?, unit, &range)?;
+            sub.register_table(all.as_str(), ranged.into_view()).map_err(df_err("inputs"))?;
+            let nulls = if has_null { format!(" OR {unit} IS NULL") } else { String::new() };
+            let df = sub
+                .sql(&format!("SELECT * FROM {all} WHERE {unit} IN (SELECT k FROM __units WHERE k IS NOT NULL){nulls}"))
+                .await
+                .map_err(df_err("inputs"))?;
+            let schema = Arc::new(df.schema().as_arrow().clone());
+            let rows = df.collect().await.map_err(df_err("inputs"))?;
+            count += rows.iter().map(|b| b.num_rows()).sum::<usize>();
+            let mem = MemTable::try_new(schema, vec![rows]).map_err(df_err("rows"))?;
+            sub.register_table(input.as_str(), Arc::new(mem)).map_err(df_err("inputs"))?;
+        }
         if count == 0 {
             return Ok((Vec::new(), 0));
         }
-        sub.register_table(
-            add.input.as_str(),
-            Arc::new(MemTable::try_new(schema, vec![rows]).map_err(df_err("rows"))?),
-        )
-        .map_err(df_err("inputs"))?;
-        for read in reads.iter().filter(|r| **r != add.input) {
+        for read in reads.iter().filter(|r| !inputs.iter().any(|(t, _, _)| t == *r)) {
             let provider = self.ctx.table_provider(read.as_str()).await.map_err(df_err("inputs"))?;
             sub.register_table(read.as_str(), provider).map_err(df_err("inputs"))?;
         }
@@ -874,7 +899,7 @@ impl Build<'_> {
     ) -> Result<()> {
         if change.after.is_empty() && change.before.is_empty() && !change.derive_inputs_changed {
             summary.delta_version = table.version().map(|v| v as i64);
-            summary.note = Some(format!("no row of {} changed", add.input));
+            summary.note = Some(format!("no row of {} changed", add.described()));
             return Ok(());
         }
         let sub: SessionContext = deltalake::delta_datafusion::create_session().into();
@@ -892,14 +917,17 @@ impl Build<'_> {
         let plain = grain.iter().chain(&values).copied().collect::<Vec<_>>().join(", ");
         let sums: Vec<String> = values.iter().map(|v| format!("sum({v}) AS {v}")).collect();
         let zero: Vec<String> = values.iter().map(|v| format!("COALESCE(sum({v}), 0) = 0")).collect();
-        let group = if grain.is_empty() { String::new() } else { format!(" GROUP BY {}", grain.join(", ")) };
+        // A group whose measures all went to 0 is gone; without a grain the table is always one row.
+        let group = match grain.is_empty() {
+            true => String::new(),
+            false => format!(" GROUP BY {} HAVING NOT ({})", grain.join(", "), zero.join(" AND ")),
+        };
         let combined = sub
             .sql(&format!(
                 "SELECT {cols} FROM (SELECT {plain} FROM __old UNION ALL SELECT {plain} FROM __after \
-                 UNION ALL SELECT {negated} FROM __before) u{group} HAVING NOT ({zero})",
+                 UNION ALL SELECT {negated} FROM __before) u{group}",
                 cols = grain.iter().map(|g| g.to_string()).chain(sums).collect::<Vec<_>>().join(", "),
                 negated = negated.join(", "),
-                zero = zero.join(" AND "),
             ))
             .await
             .map_err(df_err("add the measures"))?;
@@ -920,8 +948,11 @@ impl Build<'_> {
         self.rebuild(Some(table), df, state, summary).await?;
         summary.rows_read = (change.rows_after + change.rows_before) as u64;
         summary.note = Some(format!(
-            "updated from {} changed {} values of {}: {} rows after the change added, {} before it subtracted",
-            change.units, add.unit, add.input, change.rows_after, change.rows_before
+            "updated from {} changed units of {}: {} rows after the change added, {} before it subtracted",
+            change.units,
+            add.described(),
+            change.rows_after,
+            change.rows_before
         ));
         Ok(())
     }
@@ -1046,14 +1077,24 @@ mod tests {
     fn additive_models_keep_every_measure_and_group_by_their_grain() {
         let ctx = SessionContext::new();
         let additive: Vec<_> = GOLD_MODELS.iter().filter_map(|m| Some((m, m.additive()?))).collect();
-        assert!(additive.len() >= 5, "the KPI sums are additive");
+        assert!(additive.len() >= 7, "the KPI sums are additive");
         for (model, add) in additive {
             assert!(model.incremental().is_none(), "{}: additive or incremental, not both", model.name);
-            assert!(!add.grain.is_empty(), "{}: a grain", model.name);
             let (measures, derive) = split_measures(&ctx, &model.render("2024-01-01")).unwrap();
-            assert!(measures.contains(&add.input), "{}: the measures read {}", model.name, add.input);
+            for (input, unit) in &add.inputs {
+                assert!(measures.contains(input.as_str()), "{}: the measures read {input}", model.name);
+                let table = crate::schema::table(input).map(|t| t.column(unit).is_some());
+                let product = SILVER_MODELS.iter().find(|m| m.name == input).map(|m| m.sql.contains(unit.as_str()));
+                assert!(table.or(product) == Some(true), "{}: {input} has a unit column {unit}", model.name);
+            }
             assert!(derive.contains(MEASURES) && !derive.contains("GROUP BY"), "{}: derived from measures", model.name);
+            // A grain needs a measure that counts rows (a group is gone when they all are 0).
+            assert!(add.grain.is_empty() || measures.contains("count("), "{}: a count", model.name);
         }
+        let two = Model { name: "x", sql: "-- additive: orders.id, order_items.order_id\nWITH measures AS (SELECT 1)" };
+        let two = two.additive().unwrap();
+        assert_eq!(two.described(), "orders.id, order_items.order_id");
+        assert!(two.grain.is_empty());
         let plain = Model { name: "x", sql: "SELECT 1" };
         assert!(split_measures(&ctx, plain.sql).unwrap_err().to_string().contains("WITH measures AS"));
     }

@@ -146,7 +146,14 @@ async fn every_gold_table_has_the_expected_values() {
     assert_eq!(gold("vendor_application_metrics", "SELECT * FROM t").await, ["Retail|PENDING|2|2023.5"]);
     assert_eq!(gold("vendor_sales_metrics", "SELECT * FROM t").await, ["3|4|25.00|2"]);
     assert_eq!(gold("return_analysis_metrics", "SELECT * FROM t").await, ["PENDING|2024|3|1"]);
-    assert_eq!(gold("shipping_performance_metrics", "SELECT * FROM t").await, ["Accra|true|4.0000|2|1.5"]);
+    assert_eq!(
+        gold(
+            "shipping_performance_metrics",
+            "SELECT shipping_city, is_express, average_delivery_fee, shipment_count, average_delivery_days FROM t"
+        )
+        .await,
+        ["Accra|true|4.0000|2|1.5"]
+    );
     // Year to date relative to the logical date (2024-03-15): orders 1000 and 1001 only.
     assert_eq!(gold("executive_dashboard_metrics", "SELECT * FROM t").await, ["2024-03-15|25.0|2|4|2|1|3.0"]);
     assert_eq!(
@@ -249,13 +256,15 @@ const INCREMENTAL: &[(&str, &str)] = &[
     ("gold", "dim_product"),
 ];
 
-/// The additive tables: updated from the measures of the changed orders and payments.
+/// The additive tables: updated from the measures of the changed orders, payments and shipments.
 const ADDITIVE: &[&str] = &[
     "daily_sales_metrics",
     "payment_method_metrics",
     "monthly_revenue_metrics",
     "vendor_sales_metrics",
     "product_sales_metrics",
+    "shipping_performance_metrics",
+    "executive_dashboard_metrics",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -283,7 +292,7 @@ async fn an_incremental_run_merges_the_changed_keys_and_equals_a_full_rebuild() 
     }
     assert!(notes["orders_data"].contains("2 changed keys"), "only the two new orders: {}", notes["orders_data"]);
     assert!(
-        notes["vendor_sales_metrics"].starts_with("updated from 2 changed order_id values"),
+        notes["vendor_sales_metrics"].starts_with("updated from 2 changed units of orders_data.order_id"),
         "the measures of the two new orders only: {}",
         notes["vendor_sales_metrics"]
     );
@@ -428,6 +437,17 @@ async fn the_fixture_kpis_equal_an_independent_computation_over_the_app_database
                 "SELECT business_account_type, status, count(*), avg({}) FROM vendor_applications GROUP BY 1, 2",
                 year("created_at")
             ),
+        ),
+        (
+            // Days to delivery from the order (orders without a user or a date are quarantined in silver).
+            "shipping_performance_metrics",
+            "SELECT shipping_city, CAST(is_express AS VARCHAR), shipment_count, average_delivery_fee, \
+             average_delivery_days FROM t"
+                .into(),
+            "SELECT s.city, CASE WHEN s.is_express IS NULL THEN NULL WHEN s.is_express THEN 'true' ELSE 'false' END, count(*), avg(s.delivery_fee), \
+             avg(julianday(s.delivered_at) - julianday(o.order_date)) FROM shipping_info s LEFT JOIN orders o \
+             ON o.id = s.order_id AND o.user_id IS NOT NULL AND o.order_date IS NOT NULL GROUP BY 1, 2"
+                .into(),
         ),
         (
             // Year to date of the logical date, 2024-03-01.

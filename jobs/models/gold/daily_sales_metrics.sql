@@ -1,7 +1,7 @@
 -- daily_sales_metrics: per order day. daily_gmv sums each order's total once (the original summed it once per order
 -- item); order_count counts orders; completed_orders counts DELIVERED orders (the original counted 'COMPLETED', a
 -- status the enum does not have, so it was always 0); average_order_value = daily_gmv / order_count.
--- additive: orders by id
+-- additive: orders.id
 -- grain: order_year, order_month, order_day
 WITH measures AS (
     SELECT CAST(date_part('year', order_date) AS INT) AS order_year,

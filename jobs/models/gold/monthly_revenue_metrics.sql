@@ -1,6 +1,6 @@
 -- monthly_revenue_metrics: per month of payment, over PAID payments only: monthly_revenue = sum(amount),
 -- paid_orders_count = distinct orders paid, revenue_per_order = monthly_revenue / paid_orders_count.
--- additive: payments_data by order_id
+-- additive: payments_data.order_id
 -- grain: payment_year, payment_month
 WITH measures AS (
     SELECT payment_year,

@@ -1,7 +1,7 @@
 -- payment_method_metrics: per payment method and month of payment, over every payment whatever its status:
 -- total_payment_value = sum(amount), payment_count, average_payment_amount = avg(amount) (over the payments with an
 -- amount: amount_count).
--- additive: payments_data by payment_id
+-- additive: payments_data.payment_id
 -- grain: payment_method, payment_year, payment_month
 WITH measures AS (
     SELECT payment_method,

@@ -1,7 +1,7 @@
 -- product_sales_metrics: per product sold: total_units_sold = sum(quantity), total_revenue = sum of the items'
 -- total_price (what was charged), items_sold = order items, with the product's name, first category, average
 -- active-review rating and active-review count. Items of orders that were CANCELLED or REJECTED are not sales.
--- additive: orders_data by order_id
+-- additive: orders_data.order_id
 -- grain: product_id
 WITH measures AS (
     SELECT product_id,

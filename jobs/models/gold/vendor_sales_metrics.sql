@@ -1,6 +1,6 @@
 -- vendor_sales_metrics: per vendor (of the items sold): total_units_sold = sum(quantity), total_sales = sum of the
 -- items' total_price, order_count = distinct orders. Items of CANCELLED or REJECTED orders are not sales.
--- additive: orders_data by order_id
+-- additive: orders_data.order_id
 -- grain: product_vendor_id
 WITH measures AS (
     SELECT product_vendor_id,
