@@ -3,8 +3,8 @@
 //! Every table of the schema is generated from its columns: ids in order, foreign keys drawn from the referenced
 //! table's ids, enum values from their lists, amounts as exact decimals, names and emails from small word lists,
 //! `created_at` over 2023-2025 and `updated_at` after it; free-text columns that hold a few values in the app
-//! (payment methods and statuses) take the sample data's values. Scale 1 is about 100k users, 1M orders and 3M order items
-//! (see [`base_rows`]). Dirt, at these rates (per row, independently):
+//! (payment methods and statuses) take the sample data's values. Scale 1 is about 100k users, 1M orders and 3M
+//! order items (see [`base_rows`]). Dirt, at these rates (per row, independently):
 //!
 //! | dirt                                   | rate   |
 //! |----------------------------------------|--------|

@@ -804,9 +804,9 @@ impl Build<'_> {
         for (input, unit) in &add.inputs {
             let (Some(version), Some(mark)) = (versions.get(input), old.watermarks.get(input)) else { return Ok(None) };
             let current = self.ctx.table_provider(input.as_str()).await.map_err(df_err("inputs"))?;
-            now.push((input.clone(), unit.clone(), current.clone()));
+            now.push((input.as_str(), unit.as_str(), current.clone()));
             if old.versions.get(input) == Some(version) {
-                then.push((input.clone(), unit.clone(), current));
+                then.push((input.as_str(), unit.as_str(), current));
                 continue;
             }
             let Some(pk) = row_key(input) else { return Ok(None) };
@@ -816,10 +816,10 @@ impl Build<'_> {
             }
             let found = self.changed_keys(input, unit, *mark, &pk, Some(previous.clone())).await?;
             if !found.is_empty() {
-                changed.push(input.clone());
+                changed.push(input);
             }
             parts.extend(found);
-            then.push((input.clone(), unit.clone(), previous));
+            then.push((input.as_str(), unit.as_str(), previous));
         }
         if parts.is_empty() {
             return Ok(Some(change));
@@ -848,7 +848,7 @@ impl Build<'_> {
     async fn measures_of(
         &self,
         units: &[RecordBatch],
-        inputs: &[(String, String, Arc<dyn TableProvider>)],
+        inputs: &[(&str, &str, Arc<dyn TableProvider>)],
         measures: &str,
         reads: &[String],
     ) -> Result<(Vec<RecordBatch>, usize)> {
@@ -872,7 +872,7 @@ impl Build<'_> {
             let rows = df.collect().await.map_err(df_err("inputs"))?;
             count += rows.iter().map(|b| b.num_rows()).sum::<usize>();
             let mem = MemTable::try_new(schema, vec![rows]).map_err(df_err("rows"))?;
-            sub.register_table(input.as_str(), Arc::new(mem)).map_err(df_err("inputs"))?;
+            sub.register_table(*input, Arc::new(mem)).map_err(df_err("inputs"))?;
         }
         if count == 0 {
             return Ok((Vec::new(), 0));
