@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
+use std::time::Instant;
 
 use deltalake::DeltaTable;
 use deltalake::arrow::array::{Array, ArrayRef, BooleanArray, Int64Array, RecordBatch, new_null_array};
@@ -218,6 +219,11 @@ const MAX_AFFECTED_SHARE: f64 = 0.25;
 /// Up to this many affected keys a merge is always cheap, whatever the share.
 const MIN_KEYS_TO_WEIGH: usize = 10_000;
 
+/// Whether `changed` of `total` keys (or rows) are too many to update the table by them: a rebuild costs less.
+fn too_many(changed: usize, total: i64) -> bool {
+    changed > MIN_KEYS_TO_WEIGH && changed as f64 > MAX_AFFECTED_SHARE * total as f64
+}
+
 /// What a model's last build read: the versions of its inputs and the newest `_ingested_at` of the inputs it
 /// reads by key.
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
@@ -363,6 +369,13 @@ struct Build<'a> {
     logical_date: &'a str,
 }
 
+/// Logs (at debug level) how long a build's phase took since `since`, and restarts the clock: `AMALI_LOG=debug`
+/// shows where a slow table's time goes.
+fn lap(table: &str, phase: &str, since: &mut Instant) {
+    tracing::debug!(table, phase, ms = since.elapsed().as_millis() as u64, "phase");
+    *since = Instant::now();
+}
+
 impl Build<'_> {
     async fn run(&self, inputs: &BTreeMap<String, i64>, summary: &mut TableSummary) -> Result<()> {
         let model = self.model;
@@ -395,10 +408,12 @@ impl Build<'_> {
         }
         let incremental = model.incremental();
         let additive = model.additive();
+        let mut clock = Instant::now();
         let watermarks = match incremental.is_some() || additive.is_some() {
             true => self.watermarks(&reads).await?,
             false => BTreeMap::new(),
         };
+        lap(model.name, "watermarks", &mut clock);
         let mut new_state = State { sql: sql_hash.clone(), versions: versions.clone(), watermarks, rebuilt: 0 };
         // An overwrite commits the next version (0 for a new table).
         let next = existing.as_ref().and_then(|t| t.version()).map_or(0, |v| v as i64 + 1);
@@ -406,6 +421,7 @@ impl Build<'_> {
         if let (Some(inc), Some(table), Some(old)) = (&incremental, existing.clone(), &old)
             && let Some(plan) = self.affected(inc, old, &versions, &table).await?
         {
+            lap(model.name, "affected keys", &mut clock);
             new_state.rebuilt = old.rebuilt;
             return self.merge(inc, table, plan, &sql, &new_state, summary).await;
         }
@@ -413,6 +429,7 @@ impl Build<'_> {
         if let (Some(add), Some(table), Some(old)) = (&additive, existing.clone(), &old)
             && let Some(change) = self.measure_changes(add, old, &versions, &table, &sql).await?
         {
+            lap(model.name, "changed measures", &mut clock);
             return self.add(add, table, change, &new_state, summary).await;
         }
         let df = self.ctx.sql(&sql).await.map_err(|e| self.sql_error(e))?;
@@ -456,6 +473,7 @@ impl Build<'_> {
                 return Ok(None);
             }
         }
+        let mut clock = Instant::now();
         let mut parts = Vec::new();
         for (name, column) in &inc.inputs {
             let (Some(version), Some(mark)) = (versions.get(name), old.watermarks.get(name)) else { return Ok(None) };
@@ -473,17 +491,20 @@ impl Build<'_> {
             return Ok(Some(Vec::new()));
         }
         let keys = self.distinct_keys(&parts).await?;
+        lap(self.model.name, "changed keys", &mut clock);
         let affected: usize = keys.iter().map(|b| b.num_rows()).sum();
+        if affected <= MIN_KEYS_TO_WEIGH {
+            return Ok(Some(keys));
+        }
+        // The table's keys, estimated (HyperLogLog: one pass, no hash table of every key; a share is all it needs).
         let provider = table.table_provider().await.map_err(df_err("scan"))?;
         let _ = self.ctx.deregister_table("__target");
         self.ctx.register_table("__target", provider).map_err(df_err("scan"))?;
-        let total = scalar_i64(self.ctx, &format!("SELECT count(DISTINCT {}) FROM __target", inc.key), "key count")
+        let total = scalar_i64(self.ctx, &format!("SELECT approx_distinct({}) FROM __target", inc.key), "key count")
             .await?
             .unwrap_or(0);
-        if affected > MIN_KEYS_TO_WEIGH && affected as f64 > MAX_AFFECTED_SHARE * total as f64 {
-            return Ok(None);
-        }
-        Ok(Some(keys))
+        lap(self.model.name, "key count", &mut clock);
+        Ok((!too_many(affected, total)).then_some(keys))
     }
 
     /// Whether an input read whole may hold rows that changed since the last build (or the last build did not
@@ -574,6 +595,7 @@ impl Build<'_> {
         summary: &mut TableSummary,
     ) -> Result<()> {
         let name = self.model.name;
+        let mut clock = Instant::now();
         let affected: usize = keys.iter().map(|b| b.num_rows()).sum();
         if affected == 0 {
             summary.delta_version = table.version().map(|v| v as i64);
@@ -616,6 +638,7 @@ impl Build<'_> {
         lake::check_columns(&schema, name)?;
         let fresh = fresh.collect().await.map_err(|e| self.sql_error(e))?;
         let recomputed: usize = fresh.iter().map(|b| b.num_rows()).sum();
+        lap(name, "model over the affected keys", &mut clock);
         let schema = Arc::new(schema);
         sub.register_table(
             "__new",
@@ -641,6 +664,7 @@ impl Build<'_> {
         )
         .await?;
         let stale_rows: usize = stale.iter().map(|b| b.num_rows()).sum();
+        lap(name, "stale rows", &mut clock);
         if recomputed == 0 && stale_rows == 0 {
             summary.delta_version = table.version().map(|v| v as i64);
             summary.note = Some(format!("{affected} changed keys, no row of the table changed"));
@@ -723,6 +747,7 @@ impl Build<'_> {
             .map_err(|e| from_delta("merge", e))?
             .await
             .map_err(|e| from_delta(&format!("merge into {}/{name}", self.layer), e))?;
+        lap(name, "merge", &mut clock);
         summary.rows_read = recomputed as u64;
         summary.rows_written = (metrics.num_target_rows_inserted + metrics.num_target_rows_updated) as u64;
         summary.delta_version = after.version().map(|v| v as i64);
@@ -797,6 +822,7 @@ impl Build<'_> {
             rows_before: 0,
         };
         // Each input as it is now and as the last build read it (the same table when it did not change).
+        let mut clock = Instant::now();
         let mut now = Vec::new();
         let mut then = Vec::new();
         let mut parts = Vec::new();
@@ -834,12 +860,15 @@ impl Build<'_> {
                 total +=
                     scalar_i64(self.ctx, &format!("SELECT count(*) FROM {input}"), "row count").await?.unwrap_or(0);
             }
-            if rows as f64 > MAX_AFFECTED_SHARE * total as f64 {
+            if too_many(rows as usize, total) {
                 return Ok(None);
             }
         }
+        lap(self.model.name, "changed units", &mut clock);
         (change.after, change.rows_after) = self.measures_of(&units, &now, &measures, &reads).await?;
+        lap(self.model.name, "measures after", &mut clock);
         (change.before, change.rows_before) = self.measures_of(&units, &then, &measures, &reads).await?;
+        lap(self.model.name, "measures before", &mut clock);
         Ok(Some(change))
     }
 
@@ -966,6 +995,7 @@ impl Build<'_> {
         summary: &mut TableSummary,
     ) -> Result<()> {
         let (layer, model) = (self.layer, self.model);
+        let mut clock = Instant::now();
         let schema: Schema = df.schema().as_arrow().clone();
         lake::check_columns(&schema, model.name)?;
         let (session, plan) = df.into_parts();
@@ -995,6 +1025,7 @@ impl Build<'_> {
             .with_commit_properties(self.properties(state))
             .await
             .map_err(|e| from_delta(&format!("write {layer}/{}", model.name), e))?;
+        lap(model.name, "write", &mut clock);
         let info = last_commit_info(&written).await?;
         let rows = info
             .get("operationMetrics")
@@ -1017,6 +1048,7 @@ impl Build<'_> {
         }
         let zorder = self.model.zorder_by();
         let kind = if zorder.is_empty() { OptimizeType::Compact } else { OptimizeType::ZOrder(zorder) };
+        let clock = Instant::now();
         let (_, metrics) = table
             .optimize()
             .with_type(kind)
@@ -1027,6 +1059,7 @@ impl Build<'_> {
             table = self.model.name,
             removed = metrics.num_files_removed,
             added = metrics.num_files_added,
+            ms = clock.elapsed().as_millis() as u64,
             "compacted"
         );
         Ok(())
@@ -1071,6 +1104,14 @@ mod tests {
             assert!(names.insert(m.name), "{} twice", m.name);
         }
         assert_eq!(GOLD_MODELS.len(), 16, "twelve KPI tables and four of the star schema");
+    }
+
+    #[test]
+    fn a_change_to_more_than_a_quarter_of_many_keys_rebuilds() {
+        assert!(!too_many(MIN_KEYS_TO_WEIGH, 1), "a few keys always merge");
+        assert!(!too_many(20_000, 100_000), "a fifth merges");
+        assert!(too_many(30_000, 100_000), "three tenths rebuild");
+        assert!(too_many(20_000, 0), "an estimate of none rebuilds");
     }
 
     #[test]
