@@ -369,8 +369,8 @@ struct Build<'a> {
     logical_date: &'a str,
 }
 
-/// Logs (at debug level) how long a build's phase took since `since`, and restarts the clock: `AMALI_LOG=debug`
-/// shows where a slow table's time goes.
+/// Logs (at debug level) how long a build's phase took since `since`, and restarts the clock:
+/// `AMALI_LOG=warn,amali_jobs=debug` shows where a slow table's time goes.
 fn lap(table: &str, phase: &str, since: &mut Instant) {
     tracing::debug!(table, phase, ms = since.elapsed().as_millis() as u64, "phase");
     *since = Instant::now();
@@ -604,10 +604,7 @@ impl Build<'_> {
         }
         // NULL is a key like the others (an aggregate has a NULL group), compared with IS NULL.
         let has_null = keys.iter().any(|b| b.column(0).null_count() > 0);
-        let in_keys = |column: &str| {
-            let listed = format!("{column} IN (SELECT k FROM __affected WHERE k IS NOT NULL)");
-            if has_null { format!("({listed} OR {column} IS NULL)") } else { listed }
-        };
+        let in_keys = |column: &str| among_keys(column, "__affected", has_null);
         // The model over the affected keys only: inputs read by key are filtered to those keys.
         let sub: SessionContext = deltalake::delta_datafusion::create_session().into();
         let mem = MemTable::try_new(keys[0].schema(), vec![keys]).map_err(df_err("affected keys"))?;
@@ -892,9 +889,8 @@ impl Build<'_> {
             let all = format!("__all_{input}");
             let ranged = within(sub.read_table(provider.clone()).map_err(df_err("inputs"))?, unit, &range)?;
             sub.register_table(all.as_str(), ranged.into_view()).map_err(df_err("inputs"))?;
-            let nulls = if has_null { format!(" OR {unit} IS NULL") } else { String::new() };
             let df = sub
-                .sql(&format!("SELECT * FROM {all} WHERE {unit} IN (SELECT k FROM __units WHERE k IS NOT NULL){nulls}"))
+                .sql(&format!("SELECT * FROM {all} WHERE {}", among_keys(unit, "__units", has_null)))
                 .await
                 .map_err(df_err("inputs"))?;
             let schema = Arc::new(df.schema().as_arrow().clone());
@@ -1086,6 +1082,13 @@ struct MeasureChanges {
 
 /// Files above which a table is compacted after a build.
 const COMPACT_AFTER_FILES: usize = 16;
+
+/// A predicate: `column` holds one of the keys (`k`) of the table `keys`; NULL is a key like the others when
+/// `has_null` (an aggregate has a NULL group), compared with IS NULL.
+fn among_keys(column: &str, keys: &str, has_null: bool) -> String {
+    let listed = format!("{column} IN (SELECT k FROM {keys} WHERE k IS NOT NULL)");
+    if has_null { format!("({listed} OR {column} IS NULL)") } else { listed }
+}
 
 /// `alias.column` compared so that NULL equals NULL (an order without items has a NULL item id).
 fn null_safe(alias: &str, column: &str) -> String {
