@@ -620,7 +620,10 @@ impl<'m> Engine<'m> {
             async move {
                 let mut item_ctx = raw_ctx.clone();
                 item_ctx["Map"] = json!({"Item": {"Index": index, "Value": value}});
-                let input = selector.select(effective, &value, &item_ctx, &vars, inner_lang)?;
+                let input = match selector.select(effective, &value, &item_ctx, &vars, inner_lang) {
+                    Ok(input) => input,
+                    Err(e) => return (index, Err(e.into())),
+                };
                 self.event(
                     "MapIterationStarted",
                     Some(("mapIterationStartedEventDetails", json!({"name": name, "index": index}))),
@@ -628,11 +631,20 @@ impl<'m> Engine<'m> {
                 let r = self.run_graph(&processor.start_at, &processor.states, input, vars, inner_lang).await;
                 let kind = if r.is_ok() { "MapIterationSucceeded" } else { "MapIterationFailed" };
                 self.event(kind, Some(("mapIterationSucceededEventDetails", json!({"name": name, "index": index}))));
-                r
+                (index, r)
             }
         });
+        // As Step Functions does, an iteration starts as soon as one of the MaxConcurrency running ends (not when
+        // every earlier one has), and the results keep the items' order.
+        let in_order = |mut done: Vec<(usize, Value)>| {
+            done.sort_by_key(|(index, _)| *index);
+            done.into_iter().map(|(_, v)| v).collect::<Vec<Value>>()
+        };
         let results: Vec<Value> = if distributed {
-            let all: Vec<Result<Value, Stop>> = futures::stream::iter(runs).buffered(limit).collect().await;
+            let mut all: Vec<(usize, Result<Value, Stop>)> =
+                futures::stream::iter(runs).buffer_unordered(limit).collect().await;
+            all.sort_by_key(|(index, _)| *index);
+            let all: Vec<Result<Value, Stop>> = all.into_iter().map(|(_, r)| r).collect();
             let total = all.len();
             let mut failed = 0usize;
             let mut out = Vec::with_capacity(total);
@@ -663,8 +675,10 @@ impl<'m> Engine<'m> {
             }
             out
         } else {
-            match futures::stream::iter(runs).buffered(limit).try_collect().await {
-                Ok(v) => v,
+            // The first iteration to fail fails the Map; the ones still running are stopped.
+            let runs = futures::stream::iter(runs).buffer_unordered(limit).map(|(i, r)| r.map(|v| (i, v)));
+            match runs.try_collect().await {
+                Ok(v) => in_order(v),
                 Err(stop) => {
                     self.event("MapStateFailed", None);
                     return Err(stop);

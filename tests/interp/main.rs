@@ -127,6 +127,35 @@ fn history_has_aws_event_shape() {
 }
 
 #[test]
+fn a_map_starts_the_next_item_as_soon_as_any_running_one_ends() {
+    let rt = runtime();
+    // Two at a time; item 0 waits 2 s, item 1 none, items 2 and 3 one second each. As in Step Functions, item 2
+    // starts when item 1 ends, not when item 0 does; the results keep the items' order.
+    let machine = asl::parse(
+        r#"{"StartAt": "M", "States": {"M": {"Type": "Map", "MaxConcurrency": 2,
+            "ItemProcessor": {"StartAt": "W", "States": {"W": {"Type": "Wait", "SecondsPath": "$", "End": true}}},
+            "End": true}}}"#,
+    )
+    .unwrap();
+    let options = Options { history: true, clock: Arc::new(amali::interp::clock::RealClock), ..Options::default() };
+    let outcome = rt.block_on(execute(&machine, json!([2, 0, 1, 1]), options));
+    let got = serde_json::to_value(&outcome).unwrap();
+    assert_eq!(got["output"], json!([2, 0, 1, 1]), "{got}");
+    let history = outcome.history.unwrap();
+    let at = |kind: &str, index: u64| {
+        history
+            .iter()
+            .position(|e| {
+                e["type"] == kind
+                    && e.as_object().unwrap().values().any(|d| d.get("index").and_then(Value::as_u64) == Some(index))
+            })
+            .unwrap_or_else(|| panic!("no {kind} of item {index}"))
+    };
+    assert!(at("MapIterationStarted", 2) < at("MapIterationSucceeded", 0), "item 2 waited for item 0");
+    assert!(at("MapIterationStarted", 3) < at("MapIterationSucceeded", 0), "item 3 waited for item 0");
+}
+
+#[test]
 fn exec_contract() {
     let dir = tempfile::tempdir().unwrap();
     let def = dir.path().join("flow.asl.json");
