@@ -102,33 +102,139 @@ impl Outcome {
 pub const TABLES_AT_ONCE: usize = 3;
 
 /// Runs `work` on each job's input, up to [`TABLES_AT_ONCE`] at a time, each on the runtime's threads, and records
-/// every table's summary (its time its own) in the jobs' order. `what` says what happened to a table that
-/// succeeded (see [`Outcome::finish`]).
+/// every table's summary (its time its own) in the jobs' order. `what` says what happened to a table that succeeded
+/// (see [`Outcome::finish`]).
 pub async fn each_table<T, F, Fut>(jobs: Vec<(TableSummary, T)>, what: &str, work: F) -> Outcome
 where
     T: Send + 'static,
     F: Fn(T, TableSummary) -> Fut,
     Fut: std::future::Future<Output = (TableSummary, Result<(), StageError>)> + Send + 'static,
 {
+    let jobs = jobs.into_iter().map(|(summary, input)| (summary, input, Vec::new())).collect();
+    each_table_after(jobs, what, work).await
+}
+
+/// [`each_table`] for jobs that wait for others: a job starts once every job it names (by its index in `jobs`) has
+/// finished, failed or not. A table that finishes frees its turn at once, and a turn goes to the ready job with the
+/// longest chain of jobs waiting on it (then the first in `jobs`), so the chain that ends the stage starts early
+/// instead of behind every table that nothing waits for.
+pub async fn each_table_after<T, F, Fut>(jobs: Vec<(TableSummary, T, Vec<usize>)>, what: &str, work: F) -> Outcome
+where
+    T: Send + 'static,
+    F: Fn(T, TableSummary) -> Fut,
+    Fut: std::future::Future<Output = (TableSummary, Result<(), StageError>)> + Send + 'static,
+{
     use futures::StreamExt;
-    let tasks = jobs.into_iter().map(|(summary, input)| {
-        let table = summary.clone();
-        let task = work(input, summary);
-        async move {
-            let clock = std::time::Instant::now();
-            let handle = tokio::spawn(async move {
-                let (summary, result) = task.await;
-                (summary, result, clock.elapsed())
+    let n = jobs.len();
+    let after: Vec<Vec<usize>> = jobs.iter().map(|(_, _, a)| a.iter().copied().filter(|p| *p < n).collect()).collect();
+    let height = chain_heights(&after);
+    let mut waiting: Vec<Option<(TableSummary, T)>> = jobs.into_iter().map(|(s, t, _)| Some((s, t))).collect();
+    let mut finished = vec![false; n];
+    let mut results: Vec<Option<Finished>> = (0..n).map(|_| None).collect();
+    let mut running = futures::stream::FuturesUnordered::new();
+    loop {
+        while running.len() < TABLES_AT_ONCE {
+            let ready = (0..n)
+                .filter(|i| waiting[*i].is_some() && after[*i].iter().all(|p| finished[*p] || *p == *i))
+                .max_by_key(|i| (height[*i], std::cmp::Reverse(*i)));
+            // Nothing ready while nothing runs would be a cycle: start the first job left rather than stop.
+            let next = ready.or_else(|| running.is_empty().then(|| (0..n).find(|i| waiting[*i].is_some())).flatten());
+            let Some(at) = next else { break };
+            let Some((summary, input)) = waiting[at].take() else { break };
+            let table = summary.clone();
+            let task = work(input, summary);
+            running.push(async move {
+                let clock = std::time::Instant::now();
+                let handle = tokio::spawn(async move {
+                    let (summary, result) = task.await;
+                    (summary, result, clock.elapsed())
+                });
+                let done = handle.await.unwrap_or_else(|e| {
+                    (table, Err(StageError::internal(format!("the table's task stopped: {e}"))), clock.elapsed())
+                });
+                (at, done)
             });
-            handle.await.unwrap_or_else(|e| {
-                (table, Err(StageError::internal(format!("the table's task stopped: {e}"))), clock.elapsed())
-            })
         }
-    });
-    let done: Vec<_> = futures::stream::iter(tasks).buffered(TABLES_AT_ONCE).collect().await;
+        let Some((at, done)) = running.next().await else { break };
+        finished[at] = true;
+        results[at] = Some(done);
+    }
     let mut outcome = Outcome::default();
-    for (summary, result, took) in done {
+    for (summary, result, took) in results.into_iter().flatten() {
         outcome.finish_took(summary, took, result, what);
     }
     outcome
+}
+
+/// A table's summary, how its work ended and how long it took.
+type Finished = (TableSummary, Result<(), StageError>, std::time::Duration);
+
+/// For each job, the longest chain of jobs that wait on it, directly or not (`after[i]`: the jobs job `i` waits
+/// for). A cycle counts once.
+fn chain_heights(after: &[Vec<usize>]) -> Vec<usize> {
+    let n = after.len();
+    let mut height = vec![0usize; n];
+    // A chain is at most n long: n rounds of relaxation settle every height (and stop a cycle from growing).
+    for _ in 0..n {
+        let mut changed = false;
+        for (child, parents) in after.iter().enumerate() {
+            for p in parents.iter().filter(|p| **p != child) {
+                if height[*p] < height[child] + 1 && height[child] < n {
+                    height[*p] = height[child] + 1;
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    height
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::summary::Layer;
+    use std::sync::{Arc, Mutex};
+
+    #[test]
+    fn a_chain_counts_the_jobs_that_wait_on_it() {
+        // 0 <- 1 <- 2, 3 alone, 4 waits on 0.
+        let after = vec![vec![], vec![0], vec![1], vec![], vec![0]];
+        assert_eq!(chain_heights(&after), vec![2, 1, 0, 0, 0]);
+        let cycle = vec![vec![1], vec![0]];
+        assert!(chain_heights(&cycle).iter().all(|h| *h <= 2), "a cycle stops growing");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn jobs_start_after_the_jobs_they_wait_for_and_the_longest_chain_first() {
+        // Five tables nothing waits for, then a chain a <- b <- c: a starts first, b as soon as a finished (before
+        // the tables still waiting for a turn), c after b; every summary comes back in the jobs' order.
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let mut jobs: Vec<(TableSummary, usize, Vec<usize>)> =
+            (0..5).map(|i| (TableSummary::new(format!("leaf{i}"), Layer::Silver), i, vec![])).collect();
+        jobs.push((TableSummary::new("a", Layer::Silver), 5, vec![]));
+        jobs.push((TableSummary::new("b", Layer::Silver), 6, vec![5]));
+        jobs.push((TableSummary::new("c", Layer::Silver), 7, vec![6]));
+        let log = events.clone();
+        let outcome = each_table_after(jobs, "done", move |i, summary| {
+            let log = log.clone();
+            async move {
+                log.lock().unwrap().push(format!("start {i}"));
+                tokio::time::sleep(std::time::Duration::from_millis(if i < 5 { 60 } else { 10 })).await;
+                log.lock().unwrap().push(format!("end {i}"));
+                (summary, Ok(()))
+            }
+        })
+        .await;
+        let events = events.lock().unwrap().clone();
+        let at = |e: &str| events.iter().position(|x| x == e).unwrap_or_else(|| panic!("no {e} in {events:?}"));
+        assert!(at("start 5") < 3, "the head of the longest chain is among the first three: {events:?}");
+        assert!(at("start 6") > at("end 5") && at("start 7") > at("end 6"), "each waited: {events:?}");
+        assert!(at("start 6") < at("start 2"), "b went before the tables nothing waits for: {events:?}");
+        assert!(outcome.failures.is_empty());
+        let names: Vec<&str> = outcome.tables.iter().map(|t| t.table.as_str()).collect();
+        assert_eq!(names, ["leaf0", "leaf1", "leaf2", "leaf3", "leaf4", "a", "b", "c"]);
+    }
 }

@@ -86,21 +86,17 @@ pub fn ordered(tables: Vec<&'static Table>, rules: &BTreeMap<String, Vec<Quality
     done
 }
 
-/// `tables` (parents first, see [`ordered`]) in waves: a table comes in the wave after the last of its parents.
-pub fn waves(tables: Vec<&'static Table>, rules: &BTreeMap<String, Vec<QualityRule>>) -> Vec<Vec<&'static Table>> {
-    let mut wave_of: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut waves: Vec<Vec<&'static Table>> = Vec::new();
-    for table in tables {
-        // Parents later in the order (a cycle) are not waited for.
-        let wave = parents(table.name, rules).iter().filter_map(|p| wave_of.get(p.as_str())).map(|w| w + 1).max();
-        let wave = wave.unwrap_or(0);
-        wave_of.insert(table.name, wave);
-        if waves.len() <= wave {
-            waves.resize_with(wave + 1, Vec::new);
-        }
-        waves[wave].push(table);
-    }
-    waves
+/// For each of `tables` (parents first, see [`ordered`]), the positions of its parents among them: the tables it
+/// waits for. A parent later in the order (a cycle) is not waited for.
+pub fn waits_for(tables: &[&'static Table], rules: &BTreeMap<String, Vec<QualityRule>>) -> Vec<Vec<usize>> {
+    tables
+        .iter()
+        .enumerate()
+        .map(|(at, table)| {
+            let parents = parents(table.name, rules);
+            tables[..at].iter().enumerate().filter(|(_, t)| parents.contains(t.name)).map(|(i, _)| i).collect()
+        })
+        .collect()
 }
 
 /// The parents `table`'s relationships rules refer to (itself excluded).
@@ -226,26 +222,26 @@ pub async fn run(settings: &Settings) -> Outcome {
     let lake = Lake::new(settings.lake_root());
     let now = chrono::Utc::now().timestamp_micros();
     let mut outcome = Outcome::default();
-    // A table's relationships rules read its parents' rows of this run: each wave holds the tables whose parents
-    // are done, conformed a few at a time; writes to the shared quarantine table take turns.
+    // A table's relationships rules read its parents' rows of this run: a table starts once its parents are done,
+    // a few at a time; writes to the shared quarantine table take turns.
     let quarantine = Arc::new(tokio::sync::Mutex::new(()));
-    for wave in waves(ordered(tables, &settings.quality), &settings.quality) {
-        let jobs = wave.into_iter().map(|t| (TableSummary::new(t.name, Layer::Silver), t)).collect();
-        let shared = (Arc::new(settings.clone()), lake.clone(), quarantine.clone());
-        outcome.extend(
-            super::each_table(jobs, "merged", move |table, mut summary| {
-                let (settings, lake, quarantine) = shared.clone();
-                async move {
-                    let ctx: SessionContext = deltalake::delta_datafusion::create_session().into();
-                    let rules = settings.quality.get(table.name).cloned().unwrap_or_default();
-                    let sink = Sink { lake: &lake, quarantine: &quarantine, now };
-                    let result = conform(&settings, &ctx, &sink, table, &rules, &mut summary).await;
-                    (summary, result)
-                }
-            })
-            .await,
-        );
-    }
+    let tables = ordered(tables, &settings.quality);
+    let after = waits_for(&tables, &settings.quality);
+    let jobs = tables.into_iter().zip(after).map(|(t, a)| (TableSummary::new(t.name, Layer::Silver), t, a)).collect();
+    let shared = (Arc::new(settings.clone()), lake.clone(), quarantine.clone());
+    outcome.extend(
+        super::each_table_after(jobs, "merged", move |table, mut summary| {
+            let (settings, lake, quarantine) = shared.clone();
+            async move {
+                let ctx: SessionContext = deltalake::delta_datafusion::create_session().into();
+                let rules = settings.quality.get(table.name).cloned().unwrap_or_default();
+                let sink = Sink { lake: &lake, quarantine: &quarantine, now };
+                let result = conform(&settings, &ctx, &sink, table, &rules, &mut summary).await;
+                (summary, result)
+            }
+        })
+        .await,
+    );
     let ctx: SessionContext = deltalake::delta_datafusion::create_session().into();
     // The original's silver tables, from the conformed tables' current rows.
     let names: Vec<&str> = crate::schema::TABLES.iter().map(|t| t.name).collect();
@@ -764,22 +760,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn waves_put_every_table_after_its_parents_once() {
+    fn every_table_waits_for_its_parents_and_only_those_before_it() {
         let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../amali.toml")).unwrap();
         let config = amali::config::Config::parse(&text, "amali.toml").unwrap();
-        let tables: Vec<&'static Table> = crate::schema::TABLES.iter().collect();
-        let waves = waves(ordered(tables.clone(), &config.quality), &config.quality);
-        let wave_of: BTreeMap<&str, usize> =
-            waves.iter().enumerate().flat_map(|(i, w)| w.iter().map(move |t| (t.name, i))).collect();
-        assert_eq!(wave_of.len(), tables.len(), "every table in exactly one wave");
-        assert_eq!(waves.iter().map(Vec::len).sum::<usize>(), tables.len());
-        assert!(waves.len() > 1, "amali.toml has relationships rules");
-        for t in &tables {
-            for p in parents(t.name, &config.quality) {
-                if let Some(pw) = wave_of.get(p.as_str()) {
-                    assert!(*pw < wave_of[t.name], "{} waits for its parent {p}", t.name);
+        let tables = ordered(crate::schema::TABLES.iter().collect(), &config.quality);
+        assert_eq!(tables.len(), crate::schema::TABLES.len(), "every table once");
+        let after = waits_for(&tables, &config.quality);
+        assert!(after.iter().any(|a| !a.is_empty()), "amali.toml has relationships rules");
+        for (at, t) in tables.iter().enumerate() {
+            let parents = parents(t.name, &config.quality);
+            let waited: BTreeSet<String> = after[at].iter().map(|p| tables[*p].name.to_string()).collect();
+            assert!(after[at].iter().all(|p| *p < at), "{} waits only for tables before it", t.name);
+            for p in &parents {
+                let position = tables.iter().position(|x| x.name == p.as_str());
+                if position.is_some_and(|pp| pp < at) {
+                    assert!(waited.contains(p), "{} waits for its parent {p}", t.name);
                 }
             }
+            assert!(waited.is_subset(&parents), "{} waits only for its parents", t.name);
         }
+        let orders = tables.iter().position(|t| t.name == "orders").unwrap();
+        assert!(after[orders].iter().any(|p| tables[*p].name == "users"), "orders waits for users");
     }
 }
