@@ -667,6 +667,35 @@ impl Build<'_> {
             summary.note = Some(format!("{affected} changed keys, no row of the table changed"));
             return Ok(());
         }
+        if self.rewrite_instead(&table, &schema, &sub, &in_keys(&format!("t.{}", inc.key))).await? {
+            // The merge would rewrite the table's one file whole: writing the file's rows of other keys and the
+            // recomputed rows in one overwrite commit leaves the same rows for less than delta-rs's merge, which
+            // joins every row to the source and evaluates each clause on it (users_data at scale 1, 2.4k changed
+            // users of 100k: 0.21 s against 0.31 s).
+            let nulls = if has_null { format!(" AND w.{} IS NOT NULL", inc.key) } else { String::new() };
+            let kept = sub
+                .sql(&format!(
+                    "SELECT * FROM __whole w WHERE NOT EXISTS (SELECT 1 FROM __affected a WHERE a.k = w.{key}){nulls}",
+                    key = inc.key
+                ))
+                .await
+                .map_err(df_err("rows kept"))?;
+            let typed: Vec<_> = schema
+                .fields()
+                .iter()
+                .map(|f| deltalake::datafusion::prelude::cast(ident(f.name()), f.data_type().clone()).alias(f.name()))
+                .collect();
+            let kept = kept.select(typed).map_err(df_err("rows kept"))?;
+            let fresh = sub.table("__new").await.map_err(df_err("rows"))?;
+            let rows = kept.union(fresh).map_err(df_err("rows"))?;
+            self.rebuild(Some(table), rows, state, summary).await?;
+            summary.rows_read = recomputed as u64;
+            summary.rows_written = recomputed as u64;
+            summary.note = Some(format!(
+                "merged {affected} changed keys: {recomputed} rows recomputed, {stale_rows} deleted (its one file rewritten)"
+            ));
+            return Ok(());
+        }
         let mut source = Vec::new();
         let flagged = Arc::new(Schema::new(
             schema
@@ -753,6 +782,35 @@ impl Build<'_> {
             metrics.num_target_rows_inserted, metrics.num_target_rows_updated
         ));
         self.compact(after, state).await
+    }
+
+    /// Whether to rewrite the table instead of merging into it: it is one unpartitioned file holding rows of the
+    /// affected keys (`keyed`, a predicate over `__target` aliased `t`), which a merge would rewrite whole anyway,
+    /// and it has every column of the model's `schema`. Registers the whole table as `__whole` in `sub`.
+    async fn rewrite_instead(
+        &self,
+        table: &DeltaTable,
+        schema: &Schema,
+        sub: &SessionContext,
+        keyed: &str,
+    ) -> Result<bool> {
+        let snapshot = table.snapshot().map_err(|e| from_delta("snapshot", e))?;
+        if !self.model.partition_by().is_empty() || snapshot.log_data().num_files() != 1 {
+            return Ok(false);
+        }
+        let columns = snapshot.schema().clone();
+        if schema.fields().iter().any(|f| columns.field(f.name()).is_none()) {
+            return Ok(false);
+        }
+        let held =
+            scalar_i64(sub, &format!("SELECT count(*) FROM __target t WHERE {keyed}"), "rows of the keys").await?;
+        if held.unwrap_or(0) == 0 {
+            // New keys only: the merge appends a file and rewrites nothing.
+            return Ok(false);
+        }
+        let provider = table.table_provider().await.map_err(df_err("scan"))?;
+        sub.register_table("__whole", provider).map_err(df_err("scan"))?;
+        Ok(true)
     }
 
     /// The columns that identify a row: the grain (the key first), and the partition columns.
