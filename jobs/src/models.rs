@@ -668,6 +668,8 @@ impl Build<'_> {
             return Ok(());
         }
         if self.rewrite_instead(&table, &schema, &sub, &in_keys(&format!("t.{}", inc.key))).await? {
+            let whole = table.table_provider().await.map_err(df_err("scan"))?;
+            sub.register_table("__whole", whole).map_err(df_err("scan"))?;
             // The merge would rewrite the table's one file whole: writing the file's rows of other keys and the
             // recomputed rows in one overwrite commit leaves the same rows for less than delta-rs's merge, which
             // joins every row to the source and evaluates each clause on it (users_data at scale 1, 2.4k changed
@@ -680,12 +682,7 @@ impl Build<'_> {
                 ))
                 .await
                 .map_err(df_err("rows kept"))?;
-            let typed: Vec<_> = schema
-                .fields()
-                .iter()
-                .map(|f| deltalake::datafusion::prelude::cast(ident(f.name()), f.data_type().clone()).alias(f.name()))
-                .collect();
-            let kept = kept.select(typed).map_err(df_err("rows kept"))?;
+            let kept = typed_as(kept, &schema, "rows kept")?;
             let fresh = sub.table("__new").await.map_err(df_err("rows"))?;
             let rows = kept.union(fresh).map_err(df_err("rows"))?;
             self.rebuild(Some(table), rows, state, summary).await?;
@@ -786,7 +783,7 @@ impl Build<'_> {
 
     /// Whether to rewrite the table instead of merging into it: it is one unpartitioned file holding rows of the
     /// affected keys (`keyed`, a predicate over `__target` aliased `t`), which a merge would rewrite whole anyway,
-    /// and it has every column of the model's `schema`. Registers the whole table as `__whole` in `sub`.
+    /// and it has every column of the model's `schema`.
     async fn rewrite_instead(
         &self,
         table: &DeltaTable,
@@ -798,19 +795,14 @@ impl Build<'_> {
         if !self.model.partition_by().is_empty() || snapshot.log_data().num_files() != 1 {
             return Ok(false);
         }
-        let columns = snapshot.schema().clone();
+        let columns = snapshot.schema();
         if schema.fields().iter().any(|f| columns.field(f.name()).is_none()) {
             return Ok(false);
         }
         let held =
             scalar_i64(sub, &format!("SELECT count(*) FROM __target t WHERE {keyed}"), "rows of the keys").await?;
-        if held.unwrap_or(0) == 0 {
-            // New keys only: the merge appends a file and rewrites nothing.
-            return Ok(false);
-        }
-        let provider = table.table_provider().await.map_err(df_err("scan"))?;
-        sub.register_table("__whole", provider).map_err(df_err("scan"))?;
-        Ok(true)
+        // None held (new keys only): the merge appends a file and rewrites nothing.
+        Ok(held.unwrap_or(0) > 0)
     }
 
     /// The columns that identify a row: the grain (the key first), and the partition columns.
@@ -1015,13 +1007,7 @@ impl Build<'_> {
             .await
             .map_err(df_err("add the measures"))?;
         // Back to the measures' own types (a sum widens a decimal).
-        let typed: Vec<_> = change
-            .schema
-            .fields()
-            .iter()
-            .map(|f| deltalake::datafusion::prelude::cast(ident(f.name()), f.data_type().clone()).alias(f.name()))
-            .collect();
-        let combined = combined.select(typed).map_err(df_err("add the measures"))?;
+        let combined = typed_as(combined, &change.schema, "add the measures")?;
         sub.register_table(MEASURES, combined.into_view()).map_err(df_err("add the measures"))?;
         for read in references(self.ctx, &change.derive).iter().filter(|r| *r != MEASURES) {
             let provider = self.ctx.table_provider(read.as_str()).await.map_err(df_err("inputs"))?;
@@ -1146,6 +1132,16 @@ const COMPACT_AFTER_FILES: usize = 16;
 fn among_keys(column: &str, keys: &str, has_null: bool) -> String {
     let listed = format!("{column} IN (SELECT k FROM {keys} WHERE k IS NOT NULL)");
     if has_null { format!("({listed} OR {column} IS NULL)") } else { listed }
+}
+
+/// `df` with the columns of `schema`, each cast to its type there.
+fn typed_as(df: DataFrame, schema: &Schema, context: &str) -> Result<DataFrame> {
+    let typed: Vec<_> = schema
+        .fields()
+        .iter()
+        .map(|f| deltalake::datafusion::prelude::cast(ident(f.name()), f.data_type().clone()).alias(f.name()))
+        .collect();
+    df.select(typed).map_err(df_err(context))
 }
 
 /// `alias.column` compared so that NULL equals NULL (an order without items has a NULL item id).
