@@ -212,3 +212,13 @@ pub fn within(df: DataFrame, column: &str, range: &Option<(ScalarValue, ScalarVa
         None => Ok(df),
     }
 }
+
+/// `df` with the columns of `schema` in its order, each cast to its type there.
+pub fn typed_as(df: DataFrame, schema: &Schema, context: &str) -> Result<DataFrame> {
+    let typed: Vec<_> = schema
+        .fields()
+        .iter()
+        .map(|f| deltalake::datafusion::prelude::cast(ident(f.name()), f.data_type().clone()).alias(f.name()))
+        .collect();
+    df.select(typed).map_err(df_err(context))
+}

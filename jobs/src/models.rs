@@ -15,14 +15,14 @@ use deltalake::arrow::array::{Array, ArrayRef, BooleanArray, Int64Array, RecordB
 use deltalake::arrow::datatypes::{DataType, Field, Schema};
 use deltalake::datafusion::catalog::TableProvider;
 use deltalake::datafusion::datasource::MemTable;
-use deltalake::datafusion::prelude::{DataFrame, SessionContext, ident};
+use deltalake::datafusion::prelude::{DataFrame, SessionContext};
 use deltalake::kernel::transaction::CommitProperties;
 use deltalake::operations::optimize::OptimizeType;
 use deltalake::protocol::SaveMode;
 use futures::TryStreamExt;
 
 use crate::error::{Result, StageError, df_err};
-use crate::lake::{self, Lake, from_delta, min_max, within};
+use crate::lake::{self, Lake, from_delta, min_max, typed_as, within};
 use crate::stages::Outcome;
 use crate::stages::silver::SILVER;
 use crate::summary::{Layer, TableSummary};
@@ -1132,16 +1132,6 @@ const COMPACT_AFTER_FILES: usize = 16;
 fn among_keys(column: &str, keys: &str, has_null: bool) -> String {
     let listed = format!("{column} IN (SELECT k FROM {keys} WHERE k IS NOT NULL)");
     if has_null { format!("({listed} OR {column} IS NULL)") } else { listed }
-}
-
-/// `df` with the columns of `schema`, each cast to its type there.
-fn typed_as(df: DataFrame, schema: &Schema, context: &str) -> Result<DataFrame> {
-    let typed: Vec<_> = schema
-        .fields()
-        .iter()
-        .map(|f| deltalake::datafusion::prelude::cast(ident(f.name()), f.data_type().clone()).alias(f.name()))
-        .collect();
-    df.select(typed).map_err(df_err(context))
 }
 
 /// `alias.column` compared so that NULL equals NULL (an order without items has a NULL item id).

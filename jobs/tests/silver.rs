@@ -187,6 +187,32 @@ async fn an_update_replaces_the_row_and_nothing_multiplies() {
     assert!(!users.iter().any(|r| r.contains("|Kofi|")), "the old version is gone: {users:#?}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_ingested_again_unchanged_keep_their_version_and_a_changed_one_is_replaced() {
+    let w = crafted("", USERS, ORDERS);
+    for stage in ["read_from_app_database", "ingestion_from_rds", "silver_transformation"] {
+        w.run(stage, "r1");
+    }
+    let before = table_rows(&w.lake(), "silver", "users", &[]).await;
+    // Every user ingested again (an extraction's overlap), user 2 with a new name.
+    let renamed = |c: &str| {
+        Some(if c == "full_name" {
+            "CASE WHEN id = 2 THEN 'Kofi Mensah' ELSE full_name END AS full_name".to_string()
+        } else {
+            c.to_string()
+        })
+    };
+    rewrite_bronze_users(&w, renamed, "", "", false).await;
+    let silver = w.run("silver_transformation", "r2");
+    reconciles(&silver);
+    let after = table_rows(&w.lake(), "silver", "users", &[]).await;
+    assert_eq!(after.len(), before.len(), "{after:#?}");
+    let (kept, replaced): (Vec<_>, Vec<_>) = after.iter().partition(|r| before.contains(r));
+    assert_eq!(kept.len(), before.len() - 1, "unchanged rows keep their ingestion time and run id: {after:#?}");
+    assert!(replaced[0].starts_with("2|") && replaced[0].contains("Kofi Mensah"), "{replaced:?}");
+    assert!(replaced[0].contains("r2"), "the changed row is stamped with this run: {replaced:?}");
+}
+
 /// Rewrites bronze `users` with its current rows (those `filter` keeps), each column given by `column` (None drops
 /// it), `extra` columns added, and `_ingested_at` now, so that silver sees them as new. `replace` overwrites the
 /// table with the new schema (a column dropped or retyped); otherwise the rows are appended and the schema grows.

@@ -4,8 +4,9 @@
 //! Per table, incrementally: the bronze rows ingested since the last run (the silver table's Delta transaction
 //! `amali/silver/<table>` holds the newest `_ingested_at` it has merged) are reduced to the latest version per
 //! primary key (by `updated_at`, then ingestion time), conformed (strings trimmed, emails lower-cased), checked,
-//! and MERGEd (upsert on the primary key). Rows that break a `quarantine` rule go to `<lake>/silver/_quarantine`
-//! with the rule and the reason; a `fail` rule fails the table before anything is written; `warn` only counts.
+//! and MERGEd (upsert on the primary key; a table of one file is rewritten in one commit instead, see
+//! [`rewrite_one_file`]). Rows that break a `quarantine` rule go to `<lake>/silver/_quarantine` with the rule
+//! and the reason; a `fail` rule fails the table before anything is written; `warn` only counts.
 //! Every table reports `rows_in == rows_out + rows_quarantined`, and the stage checks it.
 //! Tables are processed parents first, so a `relationships` rule sees the parent's current rows of this run.
 //! Then the original's silver tables (`users_data`, `orders_data`, ...) are built from the conformed tables by the
@@ -24,9 +25,10 @@ use deltalake::arrow::compute::SortOptions;
 use deltalake::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use deltalake::arrow::util::display::array_value_to_string;
 use deltalake::datafusion::datasource::MemTable;
-use deltalake::datafusion::prelude::{SessionContext, ident};
+use deltalake::datafusion::prelude::{DataFrame, SessionContext, ident};
 use deltalake::kernel::Transaction;
 use deltalake::kernel::transaction::CommitProperties;
+use deltalake::protocol::SaveMode;
 
 use super::Outcome;
 use super::ingest::BRONZE;
@@ -637,6 +639,14 @@ async fn conform(
     } else {
         format!("s._ingested_at >= t._ingested_at AND ({})", differs.join(" OR "))
     };
+    if let Some((after, note)) =
+        rewrite_one_file(ctx, &target, source.clone(), &on, &changed, table.primary_key, properties.clone()).await?
+    {
+        summary.rows_written = rows_out;
+        summary.delta_version = after.version().map(|v| v as i64);
+        tracing::debug!(table = name, note, "merged");
+        return Ok(());
+    }
     let (table_after, metrics) = target
         .merge(source, on.as_str())
         .with_source_alias("s")
@@ -673,6 +683,83 @@ async fn conform(
         "merged"
     );
     Ok(())
+}
+
+/// The merge of `source` into `target` (`on` and `changed` as for the merge), done by writing the table's rows
+/// when it is one file, which delta-rs's merge reads whole and, when a row of it changes, rewrites whole, at more
+/// cost (it evaluates every clause on every row): only new rows are appended; otherwise the file's rows that no
+/// source row changes and the source's new or changed rows replace it, in key order, in one overwrite commit.
+/// `None` (nothing written) when the table has more files, or its columns are not the source's (an evolving
+/// schema is the merge's work), or no row is new or changed.
+async fn rewrite_one_file(
+    ctx: &SessionContext,
+    target: &DeltaTable,
+    source: DataFrame,
+    on: &str,
+    changed: &str,
+    key: &[&str],
+    properties: CommitProperties,
+) -> Result<Option<(DeltaTable, String)>> {
+    let snapshot = target.snapshot().map_err(|e| from_delta("snapshot", e))?;
+    if snapshot.log_data().num_files() != 1 {
+        return Ok(None);
+    }
+    let provider = target.table_provider().await.map_err(df_err("scan"))?;
+    let schema = provider.schema();
+    let theirs: BTreeSet<&String> = source.schema().fields().iter().map(|f| f.name()).collect();
+    let ours: BTreeSet<&String> = schema.fields().iter().map(|f| f.name()).collect();
+    if theirs != ours {
+        return Ok(None);
+    }
+    for relation in ["__whole", "__source", "__upserts"] {
+        let _ = ctx.deregister_table(relation);
+    }
+    ctx.register_table("__whole", provider).map_err(df_err("scan"))?;
+    ctx.register_table("__source", source.into_view()).map_err(df_err("merge source"))?;
+    let upserts = format!(
+        "SELECT s.*, t.{first} IS NOT NULL AS __matched FROM __source s LEFT JOIN __whole t ON {on} \
+         WHERE t.{first} IS NULL OR ({changed})",
+        first = q(key[0])
+    );
+    let upserts = ctx.sql(&upserts).await.map_err(df_err("rows to write"))?;
+    let upserts = upserts.collect().await.map_err(df_err("rows to write"))?;
+    let Some(first) = upserts.first() else { return Ok(None) };
+    // Each row's columns without the flag, which counts updated rows.
+    let data: Vec<usize> = (0..first.num_columns() - 1).collect();
+    let internal = |e: deltalake::arrow::error::ArrowError| StageError::internal(e.to_string());
+    let (mut updated, mut inserted) = (0, 0);
+    let mut rows = Vec::with_capacity(upserts.len());
+    for batch in &upserts {
+        let matched = batch.column(data.len()).as_any().downcast_ref::<BooleanArray>();
+        let matched = matched.ok_or_else(|| StageError::internal("the match flag is not a boolean"))?.true_count();
+        updated += matched;
+        inserted += batch.num_rows() - matched;
+        rows.push(batch.project(&data).map_err(internal)?);
+    }
+    let upserts = MemTable::try_new(Arc::new(first.schema().project(&data).map_err(internal)?), vec![rows])
+        .map_err(df_err("rows to write"))?;
+    ctx.register_table("__upserts", Arc::new(upserts)).map_err(df_err("rows to write"))?;
+    let new = lake::typed_as(ctx.table("__upserts").await.map_err(df_err("rows to write"))?, &schema, "rows to write")?;
+    let (rows, mode, note) = if updated == 0 {
+        (new, SaveMode::Append, format!("{inserted} inserted (appended)"))
+    } else {
+        let kept = format!("SELECT * FROM __whole t WHERE NOT EXISTS (SELECT 1 FROM __upserts s WHERE {on})");
+        let kept = lake::typed_as(ctx.sql(&kept).await.map_err(df_err("rows kept"))?, &schema, "rows kept")?;
+        let by_key = key.iter().map(|k| ident(*k).sort(true, false)).collect();
+        let rows = kept.union(new).and_then(|d| d.sort(by_key)).map_err(df_err("rows to write"))?;
+        (rows, SaveMode::Overwrite, format!("{inserted} inserted, {updated} updated (its one file rewritten)"))
+    };
+    let written = target
+        .clone()
+        .write(Vec::new())
+        .with_input_plan(rows.logical_plan().clone())
+        .with_session_state(Arc::new(ctx.state()))
+        .with_target_file_size(NonZeroU64::new(FILE_BYTES))
+        .with_save_mode(mode)
+        .with_commit_properties(properties)
+        .await
+        .map_err(|e| from_delta("write silver", e))?;
+    Ok(Some((written, note)))
 }
 
 /// The conformed select list of `columns`: strings and enum values trimmed, emails lower-cased.
