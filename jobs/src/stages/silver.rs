@@ -597,20 +597,8 @@ async fn conform(
         .with_column("_silver_run_id", deltalake::datafusion::prelude::lit(settings.run_id.as_str()))
         .map_err(df_err("merge source"))?;
     if existing.is_none() {
-        // The first load: nothing to match, so an append (same commit properties, same exactly-once txn), in key
-        // order and in files of a few MiB: each file then holds a narrow key range, so a later merge, whose new
-        // keys and re-extracted overlap are the newest, reads only the last files instead of the whole table.
-        let by_key = table.primary_key.iter().map(|k| ident(*k).sort(true, false)).collect();
-        let source = source.sort(by_key).map_err(df_err("order by key"))?;
-        let written = target
-            .write(Vec::new())
-            .with_input_plan(source.logical_plan().clone())
-            .with_session_state(Arc::new(ctx.state()))
-            .with_target_file_size(NonZeroU64::new(FILE_BYTES))
-            .with_save_mode(deltalake::protocol::SaveMode::Append)
-            .with_commit_properties(properties)
-            .await
-            .map_err(|e| from_delta(&format!("write silver {name}"), e))?;
+        // The first load: nothing to match, so an append (same commit properties, same exactly-once txn).
+        let written = write_in_key_order(ctx, target, source, table.primary_key, SaveMode::Append, properties).await?;
         summary.rows_written = rows_out;
         summary.delta_version = written.version().map(|v| v as i64);
         return Ok(());
@@ -724,33 +712,43 @@ async fn rewrite_one_file(
     let upserts = ctx.sql(&upserts).await.map_err(df_err("rows to write"))?;
     let upserts = upserts.collect().await.map_err(df_err("rows to write"))?;
     let Some(first) = upserts.first() else { return Ok(None) };
-    // Each row's columns without the flag, which counts updated rows.
-    let data: Vec<usize> = (0..first.num_columns() - 1).collect();
-    let internal = |e: deltalake::arrow::error::ArrowError| StageError::internal(e.to_string());
     let (mut updated, mut inserted) = (0, 0);
-    let mut rows = Vec::with_capacity(upserts.len());
     for batch in &upserts {
-        let matched = batch.column(data.len()).as_any().downcast_ref::<BooleanArray>();
+        let matched = batch.column(batch.num_columns() - 1).as_any().downcast_ref::<BooleanArray>();
         let matched = matched.ok_or_else(|| StageError::internal("the match flag is not a boolean"))?.true_count();
         updated += matched;
         inserted += batch.num_rows() - matched;
-        rows.push(batch.project(&data).map_err(internal)?);
     }
-    let upserts = MemTable::try_new(Arc::new(first.schema().project(&data).map_err(internal)?), vec![rows])
-        .map_err(df_err("rows to write"))?;
+    let upserts = MemTable::try_new(first.schema(), vec![upserts]).map_err(df_err("rows to write"))?;
     ctx.register_table("__upserts", Arc::new(upserts)).map_err(df_err("rows to write"))?;
+    // The table's columns only (the match flag left out), as its types.
     let new = lake::typed_as(ctx.table("__upserts").await.map_err(df_err("rows to write"))?, &schema, "rows to write")?;
     let (rows, mode, note) = if updated == 0 {
         (new, SaveMode::Append, format!("{inserted} inserted (appended)"))
     } else {
         let kept = format!("SELECT * FROM __whole t WHERE NOT EXISTS (SELECT 1 FROM __upserts s WHERE {on})");
         let kept = lake::typed_as(ctx.sql(&kept).await.map_err(df_err("rows kept"))?, &schema, "rows kept")?;
-        let by_key = key.iter().map(|k| ident(*k).sort(true, false)).collect();
-        let rows = kept.union(new).and_then(|d| d.sort(by_key)).map_err(df_err("rows to write"))?;
+        let rows = kept.union(new).map_err(df_err("rows to write"))?;
         (rows, SaveMode::Overwrite, format!("{inserted} inserted, {updated} updated (its one file rewritten)"))
     };
-    let written = target
-        .clone()
+    let written = write_in_key_order(ctx, target.clone(), rows, key, mode, properties).await?;
+    Ok(Some((written, note)))
+}
+
+/// Writes `rows` to the silver table `target` in one commit, in `key` order and in files of about [`FILE_BYTES`]:
+/// each file then holds a narrow key range, so a later merge, whose new keys and re-extracted overlap are the
+/// newest, reads only the last files instead of the whole table.
+async fn write_in_key_order(
+    ctx: &SessionContext,
+    target: DeltaTable,
+    rows: DataFrame,
+    key: &[&str],
+    mode: SaveMode,
+    properties: CommitProperties,
+) -> Result<DeltaTable> {
+    let by_key = key.iter().map(|k| ident(*k).sort(true, false)).collect();
+    let rows = rows.sort(by_key).map_err(df_err("order by key"))?;
+    target
         .write(Vec::new())
         .with_input_plan(rows.logical_plan().clone())
         .with_session_state(Arc::new(ctx.state()))
@@ -758,8 +756,7 @@ async fn rewrite_one_file(
         .with_save_mode(mode)
         .with_commit_properties(properties)
         .await
-        .map_err(|e| from_delta("write silver", e))?;
-    Ok(Some((written, note)))
+        .map_err(|e| from_delta("write silver", e))
 }
 
 /// The conformed select list of `columns`: strings and enum values trimmed, emails lower-cased.
