@@ -14,6 +14,7 @@
 //! name as its run id and a logical date, so rerunning an execution is idempotent; nothing environment-specific is
 //! written here.
 
+use amali_core::args::{flag, glue_argument, keys};
 use serde_json::{Value, json};
 
 use crate::asl::StateMachine;
@@ -97,10 +98,10 @@ impl Pipeline<'_> {
     /// The arguments every stage gets, whatever its runner.
     fn stage_payload(&self, stage: Stage) -> Value {
         json!({
-            "stage": stage.name(),
-            "env": self.env.name,
-            "run_id.$": "$.run.run_id",
-            "logical_date.$": "$.run.logical_date",
+            (keys::STAGE): stage.name(),
+            (keys::ENV): self.env.name,
+            (format!("{}.$", keys::RUN_ID)): "$.run.run_id",
+            (format!("{}.$", keys::LOGICAL_DATE)): "$.run.logical_date",
         })
     }
 
@@ -113,9 +114,9 @@ impl Pipeline<'_> {
                     name,
                     Glue::start_job_run(self.env.glue_job(stage))
                         .sync()
-                        .argument("--run_id", "$.run.run_id")
-                        .argument("--logical_date", "$.run.logical_date")
-                        .argument("--env", self.env.name.clone()),
+                        .argument(glue_argument(keys::RUN_ID), "$.run.run_id")
+                        .argument(glue_argument(keys::LOGICAL_DATE), "$.run.logical_date")
+                        .argument(glue_argument(keys::ENV), self.env.name.clone()),
                 ),
                 vec![
                     ErrorName::of("Glue.AWSGlueException"),
@@ -127,8 +128,11 @@ impl Pipeline<'_> {
             Runner::Ecs => {
                 let ecs = self.env.ecs.as_ref().expect("checked when the configuration was loaded");
                 let command = format!(
-                    "States.Array('{}', '--run-id', $.run.run_id, '--logical-date', $.run.logical_date, '--env', '{}')",
+                    "States.Array('{}', '{}', $.run.run_id, '{}', $.run.logical_date, '{}', '{}')",
                     stage.name(),
+                    flag(keys::RUN_ID),
+                    flag(keys::LOGICAL_DATE),
+                    flag(keys::ENV),
                     self.env.name
                 );
                 (

@@ -1,8 +1,11 @@
 //! Why a stage failed, with the Step Functions error name the state machine's Retry and Catch match.
 
-use amali::stage::StageErrorKind;
+use amali_core::stage::StageErrorKind;
 
-/// A stage failure: its kind (which fixes the error name and exit code) and a message for the person on call.
+use crate::db::error::DbError;
+
+/// A stage failure: its kind (which fixes the error name and exit code), a message for the person on call, and
+/// the error it came from (a driver's, DataFusion's, delta-rs's), kept for the log.
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct StageError {
@@ -10,6 +13,9 @@ pub struct StageError {
     pub kind: StageErrorKind,
     /// What happened and, where it helps, what to do.
     pub message: String,
+    /// The error underneath, when there is one.
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
 /// A `Result` whose error is a [`StageError`].
@@ -18,7 +24,13 @@ pub type Result<T, E = StageError> = std::result::Result<T, E>;
 impl StageError {
     /// A failure of the given kind.
     pub fn new(kind: StageErrorKind, message: impl Into<String>) -> Self {
-        StageError { kind, message: message.into() }
+        StageError { kind, message: message.into(), source: None }
+    }
+
+    /// The same failure, keeping `source` as the error underneath.
+    pub fn caused_by(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Box::new(source));
+        self
     }
 
     /// A dependency was briefly unavailable: retrying may succeed.
@@ -52,33 +64,40 @@ impl StageError {
     }
 }
 
-/// Classifies a database error: connection and lock problems are transient, the rest are not.
-pub fn from_database(context: &str, error: impl std::fmt::Display) -> StageError {
-    let text = error.to_string();
-    let lower = text.to_lowercase();
-    let transient = [
-        "connection refused",
-        "connection reset",
-        "broken pipe",
-        "timed out",
-        "timeout",
-        "too many connections",
-        "lock wait timeout",
-        "deadlock",
-        "database is locked",
-        "server has gone away",
-        "could not connect",
-        "the database system is starting up",
-    ]
-    .iter()
-    .any(|needle| lower.contains(needle));
-    let kind = if transient { StageErrorKind::Transient } else { StageErrorKind::Data };
-    StageError::new(kind, format!("{context}: {text}"))
+impl From<amali_core::config::ConfigError> for StageError {
+    fn from(e: amali_core::config::ConfigError) -> Self {
+        StageError::config(e.to_string())
+    }
 }
 
-/// Maps a DataFusion error met while doing `context` (a query amali wrote failing is amali's bug).
+/// A database error met while doing `context`: its kind from the driver's code (see [`DbError::kind`]), the
+/// driver's error kept as the source.
+pub fn from_database(context: &str, error: impl Into<DbError>) -> StageError {
+    let error = error.into();
+    let kind = error.kind();
+    let hint = match kind {
+        StageErrorKind::Config => ": check the database's URL and its password reference in amali.toml",
+        _ => "",
+    };
+    StageError::new(kind, format!("{context}: {error}{hint}")).caused_by(error)
+}
+
+/// The kind of a DataFusion error in a query amali wrote: a query that does not plan is amali's bug; a value that
+/// the data cannot give (a failed cast, an overflow) while the query runs is the data's; running out of the memory
+/// the configuration allows is a configuration error; an I/O or object store failure may pass.
+pub fn df_kind(e: &deltalake::datafusion::error::DataFusionError) -> StageErrorKind {
+    use deltalake::datafusion::error::DataFusionError as E;
+    match e.find_root() {
+        E::ResourcesExhausted(_) => StageErrorKind::Config,
+        E::IoError(_) | E::ObjectStore(_) => StageErrorKind::Transient,
+        E::ArrowError(..) | E::Execution(_) => StageErrorKind::Data,
+        _ => StageErrorKind::Internal,
+    }
+}
+
+/// Maps a DataFusion error met while doing `context` (kind by [`df_kind`]; the error is kept as the source).
 pub fn df_err(context: &str) -> impl Fn(deltalake::datafusion::error::DataFusionError) -> StageError + '_ {
-    move |e| StageError::internal(format!("{context}: {e}"))
+    move |e| StageError::new(df_kind(&e), format!("{context}: {e}")).caused_by(e)
 }
 
 #[cfg(test)]
@@ -86,10 +105,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn database_errors_are_classified() {
-        assert_eq!(from_database("read users", "Connection refused (os error 111)").kind, StageErrorKind::Transient);
-        assert_eq!(from_database("read users", "database is locked").kind, StageErrorKind::Transient);
-        assert_eq!(from_database("read users", "no such table: users").kind, StageErrorKind::Data);
+    fn database_errors_keep_their_kind_and_source() {
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let e = from_database("read users", refused);
+        assert_eq!(e.kind, StageErrorKind::Transient);
+        assert!(std::error::Error::source(&e).is_some(), "the driver's error is kept");
+        assert!(e.message.starts_with("read users: "), "{}", e.message);
         assert_eq!(StageError::transient("x").error_name(), "Amali.TransientError");
         assert_eq!(StageError::config("x").exit_code(), 78);
     }

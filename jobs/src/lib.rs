@@ -10,14 +10,17 @@ pub mod error;
 pub mod fixtures;
 pub mod lake;
 pub mod models;
+pub mod outcome;
+pub mod quality;
 pub mod redshift;
 pub mod run;
 pub mod schema;
 pub mod secret;
 pub mod settings;
 pub mod stages;
-pub mod summary;
 pub mod telemetry;
+
+pub use amali_core::summary;
 
 /// Every program linked with this library allocates through mimalloc: Arrow and Parquet allocate and free many
 /// buffers of every size, which glibc's malloc served at about a fifth of the transforms' CPU time.

@@ -10,14 +10,15 @@ use std::future::Future;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use amali::stage::Stage;
+use amali_core::stage::Stage;
+use amali_core::summary::RunSummary;
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
+use tracing::Instrument;
 
 use crate::error::StageError;
 use crate::settings::{Settings, StageArgs};
 use crate::stages::Outcome;
-use crate::summary::RunSummary;
 
 /// The entry point of a stage binary: serves Lambda invocations when run by Lambda, else parses the command line
 /// (`parse`) and runs once with [`main`].
@@ -44,9 +45,11 @@ where
     let (outcome, logical_date) = match Settings::resolve(&args) {
         Ok(settings) => {
             let logical_date = settings.logical_date.clone();
-            tracing::info!(stage = stage.name(), run_id = %settings.run_id, env = %settings.env.name, "starting");
+            let span = stage_span(stage, &settings);
+            let _entered = span.enter();
+            tracing::info!("starting");
             match runtime() {
-                Ok(rt) => (rt.block_on(body(settings)), logical_date),
+                Ok(rt) => (rt.block_on(body(settings).instrument(span.clone())), logical_date),
                 Err(e) => {
                     (Outcome::failed(StageError::internal(format!("cannot start the runtime: {e}"))), logical_date)
                 }
@@ -68,6 +71,11 @@ where
     }
 }
 
+/// The span of a stage's run: every event of the run carries its stage, run id and environment.
+fn stage_span(stage: Stage, settings: &Settings) -> tracing::Span {
+    tracing::info_span!("stage", stage = stage.name(), run_id = %settings.run_id, env = %settings.env.name)
+}
+
 /// The Tokio runtime every stage runs on, as a process or as a Lambda function (two worker threads).
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()
@@ -82,40 +90,31 @@ fn summarize(
     clock: Instant,
 ) -> (RunSummary, Option<StageError>) {
     let error = outcome.error();
-    let status = if error.is_some() { "FAILED" } else { "SUCCEEDED" };
-    let seconds = clock.elapsed().as_secs_f64();
-    let summary = RunSummary {
-        headline: RunSummary::headline(stage.name(), status, seconds, &outcome.tables),
-        stage: stage.name().to_string(),
-        run_id: run_id.to_string(),
-        logical_date,
-        status,
-        seconds,
-        tables: outcome.tables,
-        error: error.as_ref().map(StageError::error_name),
-        cause: error.as_ref().map(|e| e.message.clone()),
-    };
+    let named = error.as_ref().map(|e| (e.error_name(), e.message.clone()));
+    let summary = RunSummary::new(stage, run_id, &logical_date, clock.elapsed().as_secs_f64(), outcome.tables, named);
     (summary, error)
 }
 
-/// The arguments of one Lambda invocation: the payload the state machine sends (`run_id`, `logical_date`, and
-/// `env` unless `AMALI_ENV` names it).
-pub fn lambda_args(payload: &Value) -> Result<StageArgs, StageError> {
-    let run_id = payload["run_id"]
-        .as_str()
-        .ok_or_else(|| StageError::config("the Lambda payload has no run_id: the state machine passes $.run.run_id"))?;
-    Ok(StageArgs {
-        env: std::env::var("AMALI_ENV")
-            .ok()
-            .or_else(|| payload["env"].as_str().map(String::from))
-            .unwrap_or_else(|| "local".into()),
-        config: std::env::var_os("AMALI_CONFIG").map(Into::into),
-        run_id: run_id.to_string(),
-        logical_date: payload["logical_date"].as_str().map(String::from),
-        workdir: std::env::var_os("AMALI_WORKDIR").map(Into::into),
-        tables: Vec::new(),
-        batch_rows: 65_536,
-    })
+/// Runs one Lambda invocation of `stage`: the payload's arguments resolved as a process's are, `body` does the
+/// work; the answer is the run summary, or the stage's error name and message.
+pub async fn invoke<F, Fut>(stage: Stage, payload: &Value, body: F) -> Result<Value, Diagnostic>
+where
+    F: FnOnce(Settings) -> Fut,
+    Fut: Future<Output = Outcome>,
+{
+    let clock = Instant::now();
+    let fail = |e: &StageError| Diagnostic { error_type: e.error_name(), error_message: e.message.clone() };
+    let args = StageArgs::from_payload(payload).map_err(|e| fail(&StageError::from(e)))?;
+    let settings = Settings::resolve(&args).map_err(|e| fail(&e))?;
+    let logical_date = settings.logical_date.clone();
+    let span = stage_span(stage, &settings);
+    span.in_scope(|| tracing::info!("starting"));
+    let outcome = body(settings).instrument(span).await;
+    let (summary, error) = summarize(stage, &args.run_id, logical_date, outcome, clock);
+    match error {
+        None => serde_json::to_value(&summary).map_err(|e| fail(&StageError::internal(e.to_string()))),
+        Some(e) => Err(fail(&e)),
+    }
 }
 
 fn serve_lambda<F, Fut>(stage: Stage, body: F) -> ExitCode
@@ -125,21 +124,7 @@ where
 {
     crate::telemetry::init();
     let body = &body;
-    let handler = move |event: LambdaEvent<Value>| async move {
-        let clock = Instant::now();
-        let fail = |e: &StageError| Diagnostic { error_type: e.error_name(), error_message: e.message.clone() };
-        let args = lambda_args(&event.payload).map_err(|e| fail(&e))?;
-        let settings = Settings::resolve(&args).map_err(|e| fail(&e))?;
-        let logical_date = settings.logical_date.clone();
-        tracing::info!(stage = stage.name(), run_id = %settings.run_id, env = %settings.env.name, "starting");
-        let outcome = body(settings).await;
-        let (summary, error) = summarize(stage, &args.run_id, logical_date, outcome, clock);
-        match error {
-            None => serde_json::to_value(&summary).map_err(|e| fail(&StageError::internal(e.to_string()))),
-            Some(e) => Err(fail(&e)),
-        }
-    };
-    serve(handler)
+    serve(move |event: LambdaEvent<Value>| async move { invoke(stage, &event.payload, body).await })
 }
 
 /// Serves Lambda invocations with `handler` until the runtime API goes away (exit 70 when it fails).
@@ -158,28 +143,5 @@ where
             eprintln!("error: cannot start the runtime: {e}");
             ExitCode::from(70)
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use serde_json::json;
-
-    use super::lambda_args;
-
-    #[test]
-    fn a_lambda_payload_gives_the_stage_arguments() {
-        let args = lambda_args(
-            &json!({"stage": "rds", "env": "dev", "run_id": "run-2024-03-01", "logical_date": "2024-03-01"}),
-        )
-        .unwrap();
-        assert_eq!(args.run_id, "run-2024-03-01");
-        assert_eq!(args.logical_date.as_deref(), Some("2024-03-01"));
-        if std::env::var_os("AMALI_ENV").is_none() {
-            assert_eq!(args.env, "dev");
-        }
-        let err = lambda_args(&json!({"env": "dev"})).unwrap_err();
-        assert_eq!(err.error_name(), "Amali.ConfigError");
-        assert!(err.message.contains("run_id"), "{}", err.message);
     }
 }

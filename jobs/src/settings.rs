@@ -1,43 +1,19 @@
-//! What a stage is told (arguments) and what it resolves from them (settings): the environment's configuration
-//! from the same `amali.toml` as the CLI, the work directory, the databases with their passwords, the lake.
+//! What a stage resolves from its arguments: the run ([`RunContext`], resolved by `amali-core` as the CLI resolves
+//! it), the databases with their passwords, the lake.
 //!
 //! Arguments carry only names and ids, never a secret: passwords are resolved here from the references in the
 //! configuration (`env:NAME`).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use amali::config::{Config, DataConfig, EnvConfig};
-use clap::Args;
+pub use amali_core::args::StageArgs;
+use amali_core::config::{DataConfig, EnvConfig, QualityRule};
+use amali_core::context::RunContext;
 
 use crate::db::Database;
 use crate::error::{Result, StageError};
 use crate::secret::Secret;
-
-/// The arguments every stage takes (the state machine passes `--run-id`, `--logical-date` and `--env`).
-#[derive(Debug, Clone, Args)]
-pub struct StageArgs {
-    /// The environment of amali.toml whose databases and lake to use.
-    #[arg(long, env = "AMALI_ENV", default_value = "local")]
-    pub env: String,
-    /// The configuration file (default: amali.toml found upwards from the current directory, else built-in).
-    #[arg(long, env = "AMALI_CONFIG", value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// The run id (the execution's name): rerunning with the same id writes nothing twice.
-    #[arg(long = "run-id", alias = "run_id", env = "AMALI_RUN_ID", value_name = "ID")]
-    pub run_id: String,
-    /// The run's logical date, YYYY-MM-DD (default: today, UTC).
-    #[arg(long = "logical-date", alias = "logical_date", value_name = "DATE")]
-    pub logical_date: Option<String>,
-    /// The work directory that relative paths in the configuration start from (local runs).
-    #[arg(long, env = "AMALI_WORKDIR", value_name = "DIR")]
-    pub workdir: Option<PathBuf>,
-    /// Only these tables (comma-separated; default: every configured table).
-    #[arg(long = "tables", value_delimiter = ',', value_name = "TABLE,...")]
-    pub tables: Vec<String>,
-    /// Rows per Arrow batch: memory is bounded by this, not by the table.
-    #[arg(long, default_value_t = 65_536, value_name = "ROWS")]
-    pub batch_rows: usize,
-}
 
 /// Resolved settings of a stage run.
 #[derive(Debug, Clone)]
@@ -57,53 +33,22 @@ pub struct Settings {
     /// Rows per batch.
     pub batch_rows: usize,
     /// Data-quality rules by table (`[[quality.TABLE]]`).
-    pub quality: std::collections::BTreeMap<String, Vec<amali::config::QualityRule>>,
+    pub quality: BTreeMap<String, Vec<QualityRule>>,
 }
 
 impl Settings {
-    /// Resolves arguments against the configuration.
+    /// Resolves arguments against the configuration (a bad one is `Amali.ConfigError`).
     pub fn resolve(args: &StageArgs) -> Result<Settings> {
-        let config = Config::load(args.config.as_deref()).map_err(|e| StageError::config(e.to_string()))?;
-        let env = config.env(&args.env).map_err(|e| StageError::config(e.to_string()))?.clone();
-        let data = env.data.clone().ok_or_else(|| {
-            StageError::config(format!(
-                "environment {} has no [env.{}.data] table: add one with the databases and the lake",
-                env.name, env.name
-            ))
-        })?;
-        let workdir = args
-            .workdir
-            .clone()
-            .or_else(|| data.workdir.as_ref().map(PathBuf::from))
-            .unwrap_or_else(|| PathBuf::from(".amali"));
-        if args.run_id.trim().is_empty()
-            || !args.run_id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
-        {
-            return Err(StageError::config(format!(
-                "run id {:?}: use letters, digits and - _ . : (an execution name)",
-                args.run_id
-            )));
-        }
-        let logical_date = match &args.logical_date {
-            Some(d) => {
-                chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
-                    .map_err(|_| StageError::config(format!("logical date {d:?} is not YYYY-MM-DD")))?;
-                d.clone()
-            }
-            None => chrono::Utc::now().format("%Y-%m-%d").to_string(),
-        };
-        if args.batch_rows == 0 {
-            return Err(StageError::config("--batch-rows must be at least 1"));
-        }
+        let run = RunContext::resolve(args)?;
         Ok(Settings {
-            env,
-            data,
-            workdir,
-            run_id: args.run_id.clone(),
-            logical_date,
+            env: run.env,
+            data: run.data,
+            workdir: run.workdir,
+            run_id: run.run_id,
+            logical_date: run.logical_date,
             tables: args.tables.clone(),
             batch_rows: args.batch_rows,
-            quality: config.quality.clone(),
+            quality: run.config.quality,
         })
     }
 

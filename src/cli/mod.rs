@@ -18,6 +18,7 @@ mod validate;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use amali_core::telemetry::{self, Verbosity};
 use clap::{Args, Parser, Subcommand};
 
 /// What an `amali` process's exit code means.
@@ -114,11 +115,15 @@ pub enum Command {
     Diff(diff::DiffArgs),
     /// Draw a state machine as a Mermaid or Graphviz diagram, like the console's graph.
     ///
-    /// Without a file, draws the pipeline of --env (default local).
+    /// Without a file, draws the pipeline of --env (default local). With --run, draws an
+    /// execution as the console does: each state coloured by its outcome (succeeded,
+    /// caught error, failed, in progress, not run) and labelled with its duration.
     ///
     /// Examples:
     ///   amali graph > pipeline.mmd
     ///   amali graph --format dot original.asl.json | dot -Tsvg > original.svg
+    ///   amali graph --run local-20240301T020000Z --format dot | dot -Tsvg > run.svg
+    ///   amali graph --run arn:aws:states:eu-west-1:123456789012:execution:amalimart:run-2024-03-01
     #[command(verbatim_doc_comment)]
     Graph(graph::GraphArgs),
     /// Run a state machine locally and print its outcome as one JSON object.
@@ -147,9 +152,11 @@ pub enum Command {
     ///   amali seed --target sqlite:///tmp/app.db --from ../shared/fixtures/amalimart/csv
     #[command(verbatim_doc_comment)]
     Seed(seed::SeedArgs),
-    /// Generate a synthetic app database at scale, deterministic for a seed, with realistic dirt
-    /// (NULLs, orphaned keys, negative quantities, updated_at before created_at), or apply a change
-    /// batch to one (--changes PCT) for incremental runs.
+    /// Generate a synthetic app database at scale, or apply a change batch to one.
+    ///
+    /// The data is deterministic for a seed and has realistic dirt (NULLs, orphaned keys,
+    /// negative quantities, updated_at before created_at). --changes PCT changes that share of an
+    /// existing database's rows instead, for incremental runs.
     ///
     /// Examples:
     ///   amali datagen --target sqlite://.amali/app.db --scale 0.01
@@ -157,10 +164,10 @@ pub enum Command {
     ///   amali datagen --target mysql://root@127.0.0.1:3306/app --changes 1
     #[command(verbatim_doc_comment)]
     Datagen(datagen::DatagenArgs),
-    /// Run the whole pipeline on this machine: the state machine through amali's interpreter, every
-    /// stage as a process, SQLite databases and a Delta lake in the work directory (.amali/).
+    /// Run the whole pipeline on this machine, or start an execution in AWS.
     ///
-    /// The app database is seeded from the sample data on first use. Progress is shown per stage;
+    /// Locally the state machine runs through amali's interpreter, every stage as a process, with
+    /// SQLite databases and a Delta lake in the work directory (.amali/). The app database is seeded from the sample data on first use. Progress is shown per stage;
     /// the run is kept in .amali/runs/RUN_ID/ (definition, input, history, outcome, stage calls and
     /// logs) and notifications go to .amali/notifications.jsonl. Exit 0 when the run succeeded.
     ///
@@ -187,10 +194,12 @@ pub enum Command {
     ///   amali rerun gold_transformation --env prod --execution arn:aws:states:...:execution:amalimart-pipeline:run-2024-03-01
     #[command(verbatim_doc_comment)]
     Rerun(run::RerunArgs),
-    /// Resume a failed run from the stage that failed, as AWS's RedriveExecution does: same
-    /// definition, input and run id; the stages that succeeded are not run again.
+    /// Resume a failed run from the stage that failed, as AWS's RedriveExecution does.
     ///
-    /// Example:
+    /// The run keeps its definition, input and run id; the stages that succeeded are not run
+    /// again (their results are replayed).
+    ///
+    /// Examples:
     ///   amali redrive --local local-20240301T020000Z
     ///   amali redrive --follow arn:aws:states:eu-west-1:050451375647:execution:amalimart-pipeline:run-2024-03-01
     #[command(verbatim_doc_comment)]
@@ -225,7 +234,7 @@ pub enum Command {
     /// Examples:
     ///   amali deploy --env dev --dry-run
     ///   amali deploy --env dev --yes --image "$REGISTRY/amalimart-stages:$GIT_SHA"
-    ///   amali deploy --env prod --artifacts target/x86_64-unknown-linux-musl/release
+    ///   amali deploy --env prod --artifacts target/x86_64-unknown-linux-musl/dist
     #[command(verbatim_doc_comment)]
     Deploy(aws::DeployArgs),
     /// Move the alias "live" back to an earlier version of the state machine.
@@ -245,10 +254,20 @@ pub enum Command {
     ///   amali status --limit 30 --format json
     #[command(verbatim_doc_comment)]
     Status(aws::StatusArgs),
+    /// Print the shell completion script of amali (bash, zsh, fish, elvish, powershell).
+    ///
+    /// Examples:
+    ///   amali completions bash > ~/.local/share/bash-completion/completions/amali
+    ///   amali completions zsh > ~/.zfunc/_amali       # with fpath+=~/.zfunc before compinit
+    ///   amali completions fish > ~/.config/fish/completions/amali.fish
+    #[command(verbatim_doc_comment)]
+    Completions(CompletionsArgs),
 }
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
+    telemetry::init(LOG_FILTER, Verbosity::from_flags(cli.global.quiet, cli.global.verbose));
+    tracing::debug!(config = ?cli.global.config, "amali {}", env!("CARGO_PKG_VERSION"));
     match cli.command {
         Command::Render(args) => render::run(&cli.global, args),
         Command::Validate(args) => validate::run(args),
@@ -264,5 +283,24 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Deploy(args) => aws::deploy(&cli.global, args),
         Command::Rollback(args) => aws::rollback(&cli.global, args),
         Command::Status(args) => aws::status(&cli.global, args),
+        Command::Completions(args) => completions(args),
     }
+}
+
+/// What the command logs by default: warnings (`-v` adds amali's debug events, `-vv` its trace, `-q` only errors;
+/// `AMALI_LOG` overrides). Progress and results are printed, not logged.
+const LOG_FILTER: &str = "warn";
+
+/// Arguments of `amali completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+fn completions(args: CompletionsArgs) -> anyhow::Result<ExitStatus> {
+    let mut command = <Cli as clap::CommandFactory>::command();
+    clap_complete::generate(args.shell, &mut command, "amali", &mut std::io::stdout());
+    Ok(ExitStatus::Success)
 }

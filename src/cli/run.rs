@@ -30,6 +30,8 @@ use crate::interp::process::{Locate, ProcessHandler};
 use crate::interp::{Options, Outcome, Status, execute};
 use crate::pipeline;
 use crate::stage::Stage;
+use amali_core::context;
+use amali_core::task::{self, TaskOutcome, TaskRecord};
 
 /// Where and what to run, shared by run, rerun and redrive.
 #[derive(Debug, Args)]
@@ -50,11 +52,10 @@ pub struct LocalArgs {
 
 impl LocalArgs {
     /// The environment when it runs in AWS (not --local, and its lake is not a local directory).
-    fn aws_env(&self, global: &GlobalArgs) -> anyhow::Result<Option<EnvConfig>> {
+    fn aws_env(&self, config: &Config) -> anyhow::Result<Option<EnvConfig>> {
         if self.local {
             return Ok(None);
         }
-        let config = Config::load(global.config.as_deref())?;
         let env = config.env(&self.env)?;
         Ok(on_aws(env).then(|| env.clone()))
     }
@@ -129,21 +130,9 @@ struct Local {
 }
 
 impl Local {
-    fn resolve(global: &GlobalArgs, args: &LocalArgs) -> anyhow::Result<Local> {
-        let config = Config::load(global.config.as_deref())?;
+    fn resolve(config: Config, args: &LocalArgs) -> anyhow::Result<Local> {
         let env = config.env(&args.env)?.clone();
-        let data = env.data.as_ref().ok_or_else(|| {
-            anyhow!(
-                "environment {} has no [env.{}.data] table: local runs need its databases and lake",
-                env.name,
-                env.name
-            )
-        })?;
-        let workdir = args
-            .workdir
-            .clone()
-            .or_else(|| data.workdir.as_ref().map(PathBuf::from))
-            .unwrap_or_else(|| PathBuf::from(".amali"));
+        let workdir = context::workdir_of(env.data_config(&config.origin)?, args.workdir.as_deref());
         std::fs::create_dir_all(&workdir).with_context(|| format!("cannot create {}", workdir.display()))?;
         let workdir = std::path::absolute(&workdir).unwrap_or(workdir);
         Ok(Local { config, env, workdir })
@@ -219,15 +208,12 @@ fn progress() -> crate::interp::exec::Observer {
                     .and_then(Value::as_str)
                     .and_then(|s| serde_json::from_str(s).ok())
                     .unwrap_or(Value::Null);
-                if let Some(summary) = output.get("Payload").filter(|p| p.get("stage").is_some()) {
-                    let rows: u64 = summary["tables"]
-                        .as_array()
-                        .map(|ts| ts.iter().filter_map(|t| t["rows_written"].as_u64()).sum())
-                        .unwrap_or(0);
+                if let Some(summary) = task::summary_of(&output) {
                     eprintln!(
-                        "[{t:7.1}s] ✓ {} ({rows} rows written, {:.1}s)",
-                        summary["stage"].as_str().unwrap_or("?"),
-                        summary["seconds"].as_f64().unwrap_or(0.0)
+                        "[{t:7.1}s] ✓ {} ({} rows written, {:.1}s)",
+                        summary.stage,
+                        summary.rows_written(),
+                        summary.seconds
                     );
                 }
             }
@@ -235,10 +221,7 @@ fn progress() -> crate::interp::exec::Observer {
                 let d = event.get("taskFailedEventDetails").or_else(|| event.get("taskTimedOutEventDetails"));
                 let error = d.and_then(|d| d["error"].as_str()).unwrap_or("?");
                 let cause = d.and_then(|d| d["cause"].as_str()).unwrap_or_default();
-                let cause: String = serde_json::from_str::<Value>(cause)
-                    .ok()
-                    .and_then(|c| c["errorMessage"].as_str().map(str::to_string))
-                    .unwrap_or_else(|| cause.to_string());
+                let cause = task::cause_message(cause);
                 eprintln!("[{t:7.1}s] ✗ {error}: {}", cause.chars().take(300).collect::<String>());
             }
             "ExecutionSucceeded" | "ExecutionFailed" | "ExecutionTimedOut" | "ExecutionAborted" => {
@@ -313,10 +296,12 @@ fn build_stages_if_missing(quiet: bool) -> anyhow::Result<()> {
     let target_dir = profile_dir.parent().ok_or_else(|| anyhow!("amali is not in a cargo target directory"))?;
     let release = profile_dir.file_name().is_some_and(|n| n == "release");
     if !quiet {
-        eprintln!("building the stage binaries (first run only; `cargo build --workspace` does the same) ...");
+        eprintln!("building the stage binaries (first run only; `cargo build --workspace --bins` does the same) ...");
     }
     let mut command = std::process::Command::new(cargo);
-    command.args(["build", "-p", "amali-jobs", "--bins"]).env("CARGO_TARGET_DIR", target_dir);
+    // The whole workspace, as `cargo run` resolved it (its default members): the dependencies amali shares with the
+    // stages are reused, not compiled again with other features.
+    command.args(["build", "--workspace", "--bins"]).env("CARGO_TARGET_DIR", target_dir);
     if release {
         command.arg("--release");
     }
@@ -329,32 +314,20 @@ fn build_stages_if_missing(quiet: bool) -> anyhow::Result<()> {
 
 /// The per-stage lines of the end-of-run summary, from the recorded stage calls.
 fn stage_report(run_dir: &Path, skip: usize) -> Vec<String> {
-    let text = std::fs::read_to_string(run_dir.join("tasks.jsonl")).unwrap_or_default();
+    let records = TaskRecord::parse_lines(&std::fs::read_to_string(run_dir.join("tasks.jsonl")).unwrap_or_default());
     let mut lines = Vec::new();
-    for record in text.lines().skip(skip).filter_map(|l| serde_json::from_str::<Value>(l).ok()) {
-        let stage = record["stage"].as_str().unwrap_or("?");
-        let line = match (&record["result"], &record["error"]) {
-            (Value::Object(_), _) => {
-                let summary = &record["result"]["Payload"];
-                let rows: u64 = summary["tables"]
-                    .as_array()
-                    .map(|ts| ts.iter().filter_map(|t| t["rows_written"].as_u64()).sum())
-                    .unwrap_or(0);
-                let replayed = if record["replayed"].as_bool() == Some(true) { " (replayed)" } else { "" };
-                format!(
-                    "  ✓ {stage:<24} {:>8.1}s {rows:>10} rows written{replayed}",
-                    summary["seconds"].as_f64().unwrap_or(0.0)
-                )
+    for record in records.iter().skip(skip) {
+        let stage = record.stage.name();
+        let line = match &record.outcome {
+            TaskOutcome::Succeeded { .. } => {
+                let (seconds, rows) = record.summary().map(|s| (s.seconds, s.rows_written())).unwrap_or_default();
+                let replayed = if record.replayed { " (replayed)" } else { "" };
+                format!("  ✓ {stage:<24} {seconds:>8.1}s {rows:>10} rows written{replayed}")
             }
-            (_, Value::String(e)) => {
-                let cause = record["cause"].as_str().unwrap_or_default();
-                let cause = serde_json::from_str::<Value>(cause)
-                    .ok()
-                    .and_then(|c| c["errorMessage"].as_str().map(str::to_string))
-                    .unwrap_or_else(|| cause.to_string());
-                format!("  ✗ {stage:<24} {e}: {}", cause.chars().take(200).collect::<String>())
+            TaskOutcome::Failed { error, cause } => {
+                let cause = task::cause_message(cause);
+                format!("  ✗ {stage:<24} {error}: {}", cause.chars().take(200).collect::<String>())
             }
-            _ => continue,
         };
         lines.push(line);
     }
@@ -415,7 +388,8 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 /// Runs `amali run --local`.
 pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<ExitStatus> {
-    if let Some(env) = args.target.aws_env(global)? {
+    let config = Config::load(global.config.as_deref())?;
+    if let Some(env) = args.target.aws_env(&config)? {
         if args.name.is_some() || !args.fail_stage.is_empty() {
             bail!("--name and --fail-stage are for local runs; in AWS the execution is named after its logical date");
         }
@@ -428,23 +402,22 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<ExitStatus> {
         };
         return aws::run(&env, &args.target.aws, request, global.quiet);
     }
-    let local = Local::resolve(global, &args.target)?;
+    // Everything a stage would refuse is refused here, before anything is written.
+    let run_id = args.name.clone().unwrap_or_else(|| format!("local-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ")));
+    context::check_run_id(&run_id).context("--name")?;
+    let logical_date = args.logical_date.as_deref().map(context::check_logical_date).transpose()?;
+    let local = Local::resolve(config, &args.target)?;
     build_stages_if_missing(global.quiet)?;
     seed_if_missing(&local, args.sample_data.as_deref(), global.quiet)?;
     let machine: StateMachine =
         pipeline::build(&local.config, &local.env).map_err(|e| anyhow!("the pipeline does not build:\n{e}"))?;
-    let run_id = args.name.clone().unwrap_or_else(|| format!("local-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ")));
     let run_dir = local.runs().join(&run_id);
     if run_dir.exists() {
         bail!("run {run_id} exists in {}: pick another --name, or `amali redrive --local {run_id}`", run_dir.display());
     }
     std::fs::create_dir_all(&run_dir).with_context(|| format!("cannot create {}", run_dir.display()))?;
-    let input = match &args.logical_date {
-        Some(d) => {
-            chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
-                .map_err(|_| anyhow!("--logical-date {d:?} is not YYYY-MM-DD"))?;
-            json!({"logical_date": d})
-        }
+    let input = match logical_date {
+        Some(d) => json!({ (amali_core::args::keys::LOGICAL_DATE): d }),
         None => json!({}),
     };
     std::fs::write(run_dir.join("definition.asl.json"), asl::render(&machine))?;
@@ -467,18 +440,18 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<ExitStatus> {
 
 /// Runs `amali rerun STAGE --local`.
 pub fn rerun(global: &GlobalArgs, args: RerunArgs) -> anyhow::Result<ExitStatus> {
-    if let Some(env) = args.target.aws_env(global)? {
+    let config = Config::load(global.config.as_deref())?;
+    if let Some(env) = args.target.aws_env(&config)? {
         let execution = args.execution.as_deref().or(args.run.as_deref());
         return aws::rerun(&env, &args.target.aws, args.stage, execution);
     }
-    let local = Local::resolve(global, &args.target)?;
+    let local = Local::resolve(config, &args.target)?;
     let (run_id, run_dir) = local.run_dir(args.run.as_deref().or(args.execution.as_deref()))?;
-    let text = std::fs::read_to_string(run_dir.join("tasks.jsonl")).unwrap_or_default();
-    let record = text
-        .lines()
+    let records = TaskRecord::parse_lines(&std::fs::read_to_string(run_dir.join("tasks.jsonl")).unwrap_or_default());
+    let record = records
+        .into_iter()
         .rev()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .find(|r| r["stage"].as_str() == Some(args.stage.name()))
+        .find(|r| r.stage == args.stage)
         .ok_or_else(|| {
             anyhow!(
                 "{} did not run in run {run_id} (it failed earlier, or was never reached): `amali redrive --local {run_id}` resumes the run",
@@ -486,9 +459,9 @@ pub fn rerun(global: &GlobalArgs, args: RerunArgs) -> anyhow::Result<ExitStatus>
             )
         })?;
     let request = TaskRequest {
-        state: record["state"].as_str().unwrap_or(args.stage.state_name()).to_string(),
-        resource: record["resource"].as_str().unwrap_or_default().to_string(),
-        parameters: record["parameters"].clone(),
+        state: record.state,
+        resource: record.resource,
+        parameters: record.parameters,
         context: json!({}),
         attempt: 0,
     };
@@ -499,7 +472,7 @@ pub fn rerun(global: &GlobalArgs, args: RerunArgs) -> anyhow::Result<ExitStatus>
     let result = runtime()?.block_on(async {
         match handler.call(&request) {
             Some(f) => f.await,
-            None => Err(crate::interp::StatesError::new("States.Runtime", "the recorded call does not start a stage")),
+            None => Err(crate::interp::StatesError::runtime("the recorded call does not start a stage")),
         }
     });
     match result {
@@ -516,10 +489,11 @@ pub fn rerun(global: &GlobalArgs, args: RerunArgs) -> anyhow::Result<ExitStatus>
 
 /// Runs `amali redrive --local RUN_ID`.
 pub fn redrive(global: &GlobalArgs, args: RedriveArgs) -> anyhow::Result<ExitStatus> {
-    if let Some(env) = aws_env_of_execution(global, &args)? {
+    let config = Config::load(global.config.as_deref())?;
+    if let Some(env) = aws_env_of_execution(&config, &args)? {
         return aws::redrive(&env, &args.target.aws, &args.run, args.follow, global.quiet);
     }
-    let local = Local::resolve(global, &args.target)?;
+    let local = Local::resolve(config, &args.target)?;
     let (run_id, run_dir) = local.run_dir(Some(&args.run))?;
     let outcome: Value = serde_json::from_str(&std::fs::read_to_string(run_dir.join("outcome.json"))?)?;
     if outcome["status"] == "SUCCEEDED" {
@@ -532,10 +506,9 @@ pub fn redrive(global: &GlobalArgs, args: RedriveArgs) -> anyhow::Result<ExitSta
     let input: Value = serde_json::from_str(&std::fs::read_to_string(run_dir.join("input.json"))?)?;
     // The stages that succeeded, with their results, to replay instead of running again.
     let mut replay = HashMap::new();
-    let text = std::fs::read_to_string(run_dir.join("tasks.jsonl")).unwrap_or_default();
-    for record in text.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()) {
-        if let (Some(state), Value::Object(_)) = (record["state"].as_str(), &record["result"]) {
-            replay.insert(state.to_string(), record["result"].clone());
+    for record in TaskRecord::parse_lines(&std::fs::read_to_string(run_dir.join("tasks.jsonl")).unwrap_or_default()) {
+        if let TaskOutcome::Succeeded { result } = record.outcome {
+            replay.insert(record.state, result);
         }
     }
     let n = (1..).find(|n| !run_dir.join(format!("history.redrive-{n}.json")).exists()).unwrap_or(1);
@@ -557,31 +530,15 @@ fn on_aws(env: &EnvConfig) -> bool {
 }
 
 /// The environment in AWS a redrive is for: the one whose state machine the execution ARN names (or --env).
-fn aws_env_of_execution(global: &GlobalArgs, args: &RedriveArgs) -> anyhow::Result<Option<EnvConfig>> {
+fn aws_env_of_execution(config: &Config, args: &RedriveArgs) -> anyhow::Result<Option<EnvConfig>> {
     if args.target.local {
         return Ok(None);
     }
-    let parts: Vec<&str> = args.run.split(':').collect();
-    if parts.len() == 8 && parts[0] == "arn" && parts[2] == "states" && parts[5] == "execution" {
-        let config = Config::load(global.config.as_deref())?;
-        let found = config
-            .env
-            .values()
-            .find(|e| e.state_machine == parts[6] && e.region == parts[3] && e.account == parts[4])
-            .cloned();
-        return match found {
-            Some(env) if on_aws(&env) => Ok(Some(env)),
-            Some(_) => Ok(None),
-            None => bail!(
-                "no environment of {} has state machine {} in {} (account {}): check the ARN or --config",
-                config.origin,
-                parts[6],
-                parts[3],
-                parts[4]
-            ),
-        };
+    if let Some(env) = config.env_of_execution(&args.run) {
+        let env = env?;
+        return Ok(on_aws(env).then(|| env.clone()));
     }
-    args.target.aws_env(global)
+    args.target.aws_env(config)
 }
 
 fn parse_start_on(text: &str) -> Result<StartOn, String> {

@@ -1,72 +1,10 @@
 //! Retry and Catch policies with typed error names.
 
-use std::borrow::Cow;
-use std::fmt;
-
 use serde_json::Number;
 
+pub use amali_core::names::ErrorName;
+
 use crate::asl::{self, JitterStrategy};
-
-/// An error name that a Retry or Catch matches: one of the language's `States.*` errors, an integration's error
-/// (`Lambda.ServiceException`), or a stage's own error name (see [`crate::stage::StageErrorKind`]).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ErrorName(Cow<'static, str>);
-
-impl ErrorName {
-    /// Matches any error except `States.Runtime` (and `States.DataLimitExceeded` in a Retry).
-    pub const ALL: ErrorName = ErrorName::of("States.ALL");
-    /// The state ran longer than `TimeoutSeconds` or missed a heartbeat.
-    pub const TIMEOUT: ErrorName = ErrorName::of("States.Timeout");
-    /// The state missed its `HeartbeatSeconds`.
-    pub const HEARTBEAT_TIMEOUT: ErrorName = ErrorName::of("States.HeartbeatTimeout");
-    /// The task failed during execution (any error but a timeout).
-    pub const TASK_FAILED: ErrorName = ErrorName::of("States.TaskFailed");
-    /// The role of the state machine lacks a permission the task needs.
-    pub const PERMISSIONS: ErrorName = ErrorName::of("States.Permissions");
-    /// A Parallel or Map branch failed, or a state's result was too large.
-    pub const BRANCH_FAILED: ErrorName = ErrorName::of("States.BranchFailed");
-    /// No Choice rule matched and there is no `Default`.
-    pub const NO_CHOICE_MATCHED: ErrorName = ErrorName::of("States.NoChoiceMatched");
-    /// An intrinsic function failed.
-    pub const INTRINSIC_FAILURE: ErrorName = ErrorName::of("States.IntrinsicFailure");
-    /// Input or output processing failed (a path matched nothing); never caught by `States.ALL`.
-    pub const RUNTIME: ErrorName = ErrorName::of("States.Runtime");
-    /// A payload exceeded 256 KiB.
-    pub const DATA_LIMIT_EXCEEDED: ErrorName = ErrorName::of("States.DataLimitExceeded");
-    /// A distributed Map's item reader failed.
-    pub const ITEM_READER_FAILED: ErrorName = ErrorName::of("States.ItemReaderFailed");
-    /// A distributed Map's result writer failed.
-    pub const RESULT_WRITER_FAILED: ErrorName = ErrorName::of("States.ResultWriterFailed");
-    /// A distributed Map exceeded its tolerated failures.
-    pub const EXCEED_TOLERATED_FAILURE_THRESHOLD: ErrorName = ErrorName::of("States.ExceedToleratedFailureThreshold");
-
-    /// An error name known at compile time.
-    pub const fn of(name: &'static str) -> Self {
-        ErrorName(Cow::Borrowed(name))
-    }
-
-    /// An error name built at run time (e.g. from configuration).
-    pub fn custom(name: impl Into<String>) -> Self {
-        ErrorName(Cow::Owned(name.into()))
-    }
-
-    /// The name as written in ASL.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for ErrorName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl From<&ErrorName> for ErrorName {
-    fn from(e: &ErrorName) -> Self {
-        e.clone()
-    }
-}
 
 fn names<E: Into<ErrorName>>(errors: impl IntoIterator<Item = E>) -> Vec<String> {
     errors.into_iter().map(|e| e.into().as_str().to_string()).collect()
@@ -180,5 +118,5 @@ impl Catch {
 
 /// Orders policies so that the one matching `States.ALL` comes last, as the language requires; others keep order.
 pub(crate) fn sort_all_last<T>(items: &mut [T], errors: impl Fn(&T) -> &[String]) {
-    items.sort_by_key(|item| errors(item).iter().any(|e| e == "States.ALL"));
+    items.sort_by_key(|item| errors(item).iter().any(|e| e == ErrorName::ALL.as_str()));
 }

@@ -1,5 +1,6 @@
 //! The flow states: Pass, Wait, Succeed, Fail, Choice, Parallel, Map, and the raw-ASL escape hatch.
 
+use amali_core::names::states as names;
 use serde_json::Value;
 
 use super::policy::{Catch, Retry, sort_all_last};
@@ -33,7 +34,7 @@ impl Policies {
         let mut retriers = self.retry;
         let mut problems = Vec::new();
         for r in &retriers {
-            if r.error_equals.iter().any(|e| e == "States.ALL") && r.error_equals.len() > 1 {
+            if r.error_equals.iter().any(|e| e == names::ALL) && r.error_equals.len() > 1 {
                 problems.push(BuildProblem::catch_all_not_alone(&name, "Retry"));
             }
         }
@@ -44,7 +45,7 @@ impl Policies {
         let mut handlers = Vec::new();
         let mut catchers = Vec::new();
         for (policy, handler) in self.catch {
-            if policy.error_equals.iter().any(|e| e == "States.ALL") && policy.error_equals.len() > 1 {
+            if policy.error_equals.iter().any(|e| e == names::ALL) && policy.error_equals.len() > 1 {
                 problems.push(BuildProblem::catch_all_not_alone(&name, "Catch"));
             }
             catchers.push(policy.into_catcher(handler.start.clone()));

@@ -15,29 +15,8 @@ pub struct StatesError {
     pub cause: String,
 }
 
-/// Error names the interpreter raises itself.
-pub mod names {
-    /// A path matched nothing, a field had the wrong type: never caught, never retried.
-    pub const RUNTIME: &str = "States.Runtime";
-    /// A payload exceeded 256 KiB: never caught.
-    pub const DATA_LIMIT_EXCEEDED: &str = "States.DataLimitExceeded";
-    /// An intrinsic function failed.
-    pub const INTRINSIC_FAILURE: &str = "States.IntrinsicFailure";
-    /// No Choice rule matched and there is no Default.
-    pub const NO_CHOICE_MATCHED: &str = "States.NoChoiceMatched";
-    /// A task ran longer than its TimeoutSeconds.
-    pub const TIMEOUT: &str = "States.Timeout";
-    /// A task missed its HeartbeatSeconds.
-    pub const HEARTBEAT_TIMEOUT: &str = "States.HeartbeatTimeout";
-    /// A task failed.
-    pub const TASK_FAILED: &str = "States.TaskFailed";
-    /// A distributed Map failed more items than it tolerates.
-    pub const EXCEED_TOLERATED_FAILURE_THRESHOLD: &str = "States.ExceedToleratedFailureThreshold";
-    /// A distributed Map's item reader failed.
-    pub const ITEM_READER_FAILED: &str = "States.ItemReaderFailed";
-    /// JSONata evaluation failed (AWS raises this for expression errors).
-    pub const QUERY_EVALUATION_ERROR: &str = "States.QueryEvaluationError";
-}
+/// Error names the interpreter raises itself: the one table of `States.*` names.
+pub use amali_core::names::states as names;
 
 impl StatesError {
     /// An error with the given name and cause.

@@ -17,13 +17,16 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Instant;
 
+use amali_core::args as stage_args;
+use amali_core::summary::RunSummary;
+use amali_core::task::{TaskOutcome, TaskRecord};
 use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
 
 use super::error::{StatesError, names};
 use super::handlers::{TaskFuture, TaskHandler, TaskRequest};
 use crate::config::EnvConfig;
-use crate::stage::Stage;
+use crate::stage::{Stage, StageErrorKind};
 
 /// Finds a binary by name.
 pub type Locate = Arc<dyn Fn(&str) -> Result<PathBuf, String> + Send + Sync>;
@@ -51,7 +54,7 @@ enum Integration {
 /// What a stage process did.
 struct Exit {
     code: Option<i32>,
-    summary: Option<Value>,
+    summary: Option<RunSummary>,
     last_error: String,
     seconds: f64,
 }
@@ -85,21 +88,19 @@ impl ProcessHandler {
 
     fn write_record(&self, request: &TaskRequest, stage: Stage, result: &Result<Value, StatesError>, replayed: bool) {
         let Some(file) = &self.record else { return };
-        let mut line = json!({
-            "state": request.state,
-            "stage": stage.name(),
-            "resource": request.resource,
-            "parameters": request.parameters,
-            "attempt": request.attempt,
-            "replayed": replayed,
-        });
-        match result {
-            Ok(v) => line["result"] = v.clone(),
-            Err(e) => {
-                line["error"] = json!(e.error);
-                line["cause"] = json!(e.cause);
-            }
-        }
+        let record = TaskRecord {
+            state: request.state.clone(),
+            stage,
+            resource: request.resource.clone(),
+            parameters: request.parameters.clone(),
+            attempt: request.attempt,
+            replayed,
+            outcome: match result {
+                Ok(v) => TaskOutcome::Succeeded { result: v.clone() },
+                Err(e) => TaskOutcome::Failed { error: e.error.clone(), cause: e.cause.clone() },
+            },
+        };
+        let line = serde_json::to_string(&record).unwrap_or_default();
         let appended = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -118,7 +119,11 @@ impl ProcessHandler {
             let function = p.get("FunctionName")?.as_str()?;
             let function = function.rsplit(':').next().unwrap_or(function);
             let by_name = Stage::ALL.into_iter().find(|s| self.env.lambda_function(*s) == function);
-            let by_payload = p.pointer("/Payload/stage").and_then(Value::as_str).and_then(|s| s.parse().ok());
+            let by_payload = p
+                .get("Payload")
+                .and_then(|p| p.get(stage_args::keys::STAGE))
+                .and_then(Value::as_str)
+                .and_then(|s| s.parse().ok());
             let stage = by_name.or(by_payload)?;
             return Some((stage, Integration::Lambda, payload_flags(p.get("Payload").unwrap_or(&Value::Null))));
         }
@@ -127,7 +132,7 @@ impl ProcessHandler {
             let stage = Stage::ALL.into_iter().find(|s| self.env.glue_job(*s) == job)?;
             let mut args = Vec::new();
             for (k, v) in p.get("Arguments").and_then(Value::as_object).into_iter().flatten() {
-                args.push(k.clone());
+                args.push(stage_args::as_flag(k));
                 args.push(scalar_text(v));
             }
             return Some((stage, Integration::Glue, args));
@@ -164,8 +169,10 @@ impl ProcessHandler {
         if let Some(mut out) = child.stdout.take() {
             let _ = out.read_to_string(&mut stdout).await;
         }
+        tracing::debug!(stage = stage.name(), binary = %binary.display(), ?args, log = %log_path.display(), "stage started");
         let status = child.wait().await.map_err(|e| StatesError::new(names::TASK_FAILED, e.to_string()))?;
-        let summary = stdout.lines().rev().find_map(|l| serde_json::from_str::<Value>(l.trim()).ok());
+        tracing::debug!(stage = stage.name(), code = ?status.code(), seconds = started.elapsed().as_secs_f64(), "stage ended");
+        let summary = stdout.lines().rev().find_map(|l| serde_json::from_str::<RunSummary>(l.trim()).ok());
         let last_error = std::fs::read_to_string(&log_path)
             .ok()
             .and_then(|t| t.lines().rev().find(|l| l.starts_with("error:")).map(str::to_string))
@@ -176,36 +183,24 @@ impl ProcessHandler {
     /// The answer AWS would give for a stage that exited.
     fn answer(&self, stage: Stage, how: Integration, args: &[String], exit: Exit) -> Result<Value, StatesError> {
         let ok = exit.code == Some(0);
-        let error_name = exit
-            .summary
-            .as_ref()
-            .and_then(|s| s.get("error"))
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .unwrap_or_else(|| match exit.code {
-                Some(c) => format!("Amali.ExitCode{c}"),
-                None => "Amali.Killed".to_string(),
-            });
-        let message = exit
-            .summary
-            .as_ref()
-            .and_then(|s| s.get("cause"))
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .unwrap_or_else(|| {
-                if exit.last_error.is_empty() {
-                    format!("the stage exited with {:?} and printed no summary (see its log)", exit.code)
-                } else {
-                    exit.last_error.clone()
-                }
-            });
+        let error_name = exit.summary.as_ref().and_then(|s| s.error.clone()).unwrap_or_else(|| match exit.code {
+            Some(c) => format!("Amali.ExitCode{c}"),
+            None => "Amali.Killed".to_string(),
+        });
+        let message = exit.summary.as_ref().and_then(|s| s.cause.clone()).unwrap_or_else(|| {
+            if exit.last_error.is_empty() {
+                format!("the stage exited with {:?} and printed no summary (see its log)", exit.code)
+            } else {
+                exit.last_error.clone()
+            }
+        });
         let run_id = format!("jr_{}", uuid::Uuid::new_v4().simple());
         match how {
             Integration::Lambda => {
                 if ok {
                     Ok(json!({
                         "ExecutedVersion": "$LATEST",
-                        "Payload": exit.summary.unwrap_or(Value::Null),
+                        "Payload": exit.summary.map(|s| json!(s)).unwrap_or(Value::Null),
                         "StatusCode": 200,
                     }))
                 } else {
@@ -254,12 +249,18 @@ impl TaskHandler for ProcessHandler {
                 return result;
             }
             let exit = if self.fail.contains(&stage) {
+                let kind = StageErrorKind::Internal;
+                let cause = format!("{} was made to fail (--fail-stage {})", stage.name(), stage.name());
                 Exit {
-                    code: Some(70),
-                    summary: Some(json!({
-                        "stage": stage.name(), "status": "FAILED", "error": "Amali.InternalError",
-                        "cause": format!("{} was made to fail (--fail-stage {})", stage.name(), stage.name()),
-                    })),
+                    code: Some(kind.exit_code().into()),
+                    summary: Some(RunSummary::new(
+                        stage,
+                        "",
+                        "",
+                        0.0,
+                        Vec::new(),
+                        Some((kind.error_name().to_string(), cause)),
+                    )),
                     last_error: String::new(),
                     seconds: 0.0,
                 }
@@ -294,10 +295,10 @@ fn scalar_text(v: &Value) -> String {
 pub fn payload_flags(payload: &Value) -> Vec<String> {
     let mut args = Vec::new();
     for (k, v) in payload.as_object().into_iter().flatten() {
-        if k == "stage" || v.is_null() {
+        if k == stage_args::keys::STAGE || v.is_null() {
             continue;
         }
-        args.push(format!("--{}", k.replace('_', "-")));
+        args.push(stage_args::flag(k));
         args.push(scalar_text(v));
     }
     args

@@ -4,8 +4,8 @@
 
 use std::process::ExitCode;
 
-use amali::stage::Stage;
-use amali_jobs::settings::{Settings, StageArgs};
+use amali_core::stage::{Stage, StageErrorKind};
+use amali_jobs::settings::StageArgs;
 use amali_jobs::stages::pause::{self, Action, Cluster};
 use clap::{Parser, ValueEnum};
 use lambda_runtime::{Diagnostic, LambdaEvent};
@@ -33,37 +33,28 @@ struct Cli {
     execution: Option<String>,
 }
 
-/// One Lambda invocation: the payload the state machine sends.
+/// One Lambda invocation: the payload the state machine sends. The answer is the run summary, as for every stage.
 async fn handle(event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
     let p = event.payload;
-    let fail = |kind: &str, message: String| Diagnostic { error_type: kind.to_string(), error_message: message };
+    let fail = |message: String| Diagnostic {
+        error_type: StageErrorKind::Config.error_name().to_string(),
+        error_message: message,
+    };
     let action = match p["action"].as_str().unwrap_or("pause") {
         "resume" => Action::Resume,
         "pause" => Action::Pause,
-        other => return Err(fail("Amali.ConfigError", format!("action {other:?} is neither pause nor resume"))),
+        other => return Err(fail(format!("action {other:?} is neither pause nor resume"))),
     };
     let mut targets = Vec::new();
     for t in p["targets"].as_array().cloned().unwrap_or_else(|| vec![json!("internal_rds"), json!("redshift")]) {
         let name = t.as_str().unwrap_or_default();
-        targets.push(
-            Cluster::from_str(name, true).map_err(|_| fail("Amali.ConfigError", format!("unknown target {name:?}")))?,
-        );
+        targets.push(Cluster::from_str(name, true).map_err(|_| fail(format!("unknown target {name:?}")))?);
     }
-    let args = StageArgs {
-        env: std::env::var("AMALI_ENV").unwrap_or_else(|_| p["env"].as_str().unwrap_or("prod").to_string()),
-        config: std::env::var_os("AMALI_CONFIG").map(Into::into),
-        run_id: p["run_id"].as_str().unwrap_or("lambda").to_string(),
-        logical_date: None,
-        workdir: None,
-        tables: Vec::new(),
-        batch_rows: 65_536,
-    };
-    let settings = Settings::resolve(&args).map_err(|e| fail(&e.error_name(), e.message))?;
-    let outcome = pause::run(&settings, action, &targets, p["execution"].as_str()).await;
-    if let Some(e) = outcome.error() {
-        return Err(fail(&e.error_name(), e.message));
-    }
-    Ok(json!({"stage": "pause_clusters", "run_id": args.run_id, "status": "SUCCEEDED", "tables": outcome.tables}))
+    let execution = p["execution"].as_str().map(str::to_string);
+    amali_jobs::run::invoke(Stage::PauseClusters, &p, move |s| async move {
+        pause::run(&s, action, &targets, execution.as_deref()).await
+    })
+    .await
 }
 
 fn main() -> ExitCode {

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use amali::stage::Stage;
+use amali_core::stage::Stage;
 use amali_jobs::models::SILVER_MODELS;
 use amali_jobs::settings::StageArgs;
 use amali_jobs::stages::load;

@@ -10,6 +10,7 @@
 //! Bulk paths: `LOAD DATA LOCAL INFILE` fed from a stream (MySQL/MariaDB), binary `COPY` in and out
 //! (PostgreSQL), prepared inserts in one transaction (SQLite).
 
+pub mod error;
 pub mod mysql;
 pub mod postgres;
 pub mod sqlite;

@@ -39,24 +39,13 @@ pub async fn connect(url: &str, password: Option<&Secret>) -> Result<Client> {
     };
     config.options(&options);
     let (client, connection) =
-        config.connect(NoTls).await.map_err(|e| from_database(&format!("connect to {url}"), error_text(&e)))?;
+        config.connect(NoTls).await.map_err(|e| from_database(&format!("connect to {url}"), e))?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::debug!(error = %e, "postgres connection closed");
         }
     });
     Ok(client)
-}
-
-/// The error with its server message (tokio-postgres's Display alone says only "db error").
-fn error_text(e: &tokio_postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => format!("{}: {}", db.code().code(), db.message()),
-        None => match e.source() {
-            Some(s) => format!("{e}: {s}"),
-            None => e.to_string(),
-        },
-    }
 }
 
 fn pg_type(ty: Type) -> PgType {
@@ -211,7 +200,7 @@ pub async fn query(url: &str, password: Option<&Secret>, stmt: &Stmt) -> Result<
     let params: Vec<Box<dyn ToSql + Sync + Send>> = stmt.params.iter().map(param).collect();
     let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
     let sql = stmt.numbered();
-    let rows = client.query(&sql, &refs).await.map_err(|e| from_database("query", error_text(&e)))?;
+    let rows = client.query(&sql, &refs).await.map_err(|e| from_database("query", e))?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         let mut values = Vec::with_capacity(row.len());
@@ -262,18 +251,16 @@ pub async fn read(
         q(from)
     );
     let types: Vec<PgType> = shape.columns.iter().map(|c| pg_type(c.ty)).collect();
-    let stream = client.copy_out(&sql).await.map_err(|e| from_database(&format!("read {from}"), error_text(&e)))?;
+    let stream = client.copy_out(&sql).await.map_err(|e| from_database(&format!("read {from}"), e))?;
     let rows = BinaryCopyOutStream::new(stream, &types);
     pin_mut!(rows);
     let mut feed = BatchFeed::new(shape, batch_rows, tx);
     let mut values = Vec::with_capacity(shape.columns.len());
     while let Some(row) = rows.next().await {
-        let row = row.map_err(|e| from_database(&format!("read {from}"), error_text(&e)))?;
+        let row = row.map_err(|e| from_database(&format!("read {from}"), e))?;
         values.clear();
         for (i, c) in shape.columns.iter().enumerate() {
-            let raw = row
-                .try_get::<Option<Raw<'_>>>(i)
-                .map_err(|e| from_database(&format!("read {from}"), error_text(&e)))?;
+            let raw = row.try_get::<Option<Raw<'_>>>(i).map_err(|e| from_database(&format!("read {from}"), e))?;
             values.push(match raw {
                 None => None,
                 Some(Raw(bytes)) => Some(
@@ -292,10 +279,7 @@ async fn run(client: &tokio_postgres::Transaction<'_>, statements: &[Stmt]) -> R
         let params: Vec<Box<dyn ToSql + Sync + Send>> = s.params.iter().map(param).collect();
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
         client.execute(&s.numbered(), &refs).await.map_err(|e| {
-            from_database(
-                &format!("run {}", s.sql.split_whitespace().take(4).collect::<Vec<_>>().join(" ")),
-                error_text(&e),
-            )
+            from_database(&format!("run {}", s.sql.split_whitespace().take(4).collect::<Vec<_>>().join(" ")), e)
         })?;
     }
     Ok(())
@@ -303,7 +287,7 @@ async fn run(client: &tokio_postgres::Transaction<'_>, statements: &[Stmt]) -> R
 
 async fn copy_in(tx: &tokio_postgres::Transaction<'_>, shape: &Shape, name: &str, mut batches: Batches) -> Result<u64> {
     let sql = format!("COPY {} ({}) FROM STDIN (FORMAT binary)", q(name), shape.column_list(Engine::Postgres));
-    let sink = tx.copy_in(&sql).await.map_err(|e| from_database(&format!("load {name}"), error_text(&e)))?;
+    let sink = tx.copy_in(&sql).await.map_err(|e| from_database(&format!("load {name}"), e))?;
     let types: Vec<PgType> = shape.columns.iter().map(|c| pg_type(c.ty)).collect();
     let writer = BinaryCopyInWriter::new(sink, &types);
     pin_mut!(writer);
@@ -317,10 +301,10 @@ async fn copy_in(tx: &tokio_postgres::Transaction<'_>, shape: &Shape, name: &str
                 .map(|(i, c)| Cell(scalar_at(batch.column(i).as_ref(), row, c.ty), c.ty))
                 .collect();
             let refs: Vec<&(dyn ToSql + Sync)> = cells.iter().map(|c| c as &(dyn ToSql + Sync)).collect();
-            writer.as_mut().write(&refs).await.map_err(|e| from_database(&format!("load {name}"), error_text(&e)))?;
+            writer.as_mut().write(&refs).await.map_err(|e| from_database(&format!("load {name}"), e))?;
         }
     }
-    writer.finish().await.map_err(|e| from_database(&format!("load {name}"), error_text(&e)))
+    writer.finish().await.map_err(|e| from_database(&format!("load {name}"), e))
 }
 
 /// `before`, the batches into `into` via binary `COPY FROM STDIN`, `after`, in one transaction.
@@ -333,14 +317,14 @@ pub async fn write(
     after: &[Stmt],
 ) -> Result<u64> {
     let mut client = connect(url, password).await?;
-    let tx = client.transaction().await.map_err(|e| from_database("begin", error_text(&e)))?;
+    let tx = client.transaction().await.map_err(|e| from_database("begin", e))?;
     run(&tx, before).await?;
     let n = match into {
         Some((shape, name)) => copy_in(&tx, shape, name, batches).await?,
         None => 0,
     };
     run(&tx, after).await?;
-    tx.commit().await.map_err(|e| from_database("commit", error_text(&e)))?;
+    tx.commit().await.map_err(|e| from_database("commit", e))?;
     Ok(n)
 }
 

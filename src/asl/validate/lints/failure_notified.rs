@@ -2,6 +2,7 @@
 //! around it), so the person on call hears of it. A failure notice itself is exempt: it cannot announce its own
 //! failure.
 
+use amali_core::names::states as names;
 use serde_json::Value;
 
 use super::{Notice, notice, parent, reachable};
@@ -20,7 +21,7 @@ fn catch_all<'a>(ctx: &'a Context<'a>, state: &'a StateView<'a>) -> Option<(usiz
         let target = current.field("Catch").and_then(Value::as_array).and_then(|c| {
             c.iter()
                 .find(|c| {
-                    c.get("ErrorEquals").and_then(Value::as_array).is_some_and(|e| e.iter().any(|e| e == "States.ALL"))
+                    c.get("ErrorEquals").and_then(Value::as_array).is_some_and(|e| e.iter().any(|e| e == names::ALL))
                 })
                 .and_then(|c| c.get("Next")?.as_str())
         });

@@ -2,6 +2,7 @@
 //! swallowed: the execution reports success, and inside a Parallel the branch "succeeds", so the Parallel goes on
 //! to whatever follows, typically a success notice.
 
+use amali_core::names::states as names;
 use serde_json::Value;
 
 use super::{Notice, notice, parent, reachable};
@@ -29,7 +30,7 @@ impl Rule for SwallowedFailure {
                 let catches_all = c
                     .get("ErrorEquals")
                     .and_then(Value::as_array)
-                    .is_some_and(|e| e.iter().any(|e| e == "States.ALL" || e == "States.TaskFailed"));
+                    .is_some_and(|e| e.iter().any(|e| e == names::ALL || e == names::TASK_FAILED));
                 let Some(target) = c.get("Next").and_then(Value::as_str) else { continue };
                 if !catches_all {
                     continue;

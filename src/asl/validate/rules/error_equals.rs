@@ -1,6 +1,7 @@
 //! Retry and Catch: arrays of objects, each with a non-empty `ErrorEquals` of strings; `States.ALL` alone in its
 //! policy and that policy last; catchers have a `Next`; only the fields the language defines.
 
+use amali_core::names::states as names;
 use serde_json::Value;
 
 use crate::asl::validate::rules::kind;
@@ -92,7 +93,7 @@ impl Rule for ErrorEquals {
                             ));
                         }
                     }
-                    if errors.iter().any(|e| e == "States.ALL") {
+                    if errors.iter().any(|e| e == names::ALL) {
                         if errors.len() > 1 {
                             out.push(Diagnostic::error(
                                 SCHEMA,

@@ -14,7 +14,7 @@ use thiserror::Error;
 use crate::stage::Stage;
 
 /// The project's own `amali.toml`, used when no file is found.
-pub const BUILTIN: &str = include_str!("../amali.toml");
+pub const BUILTIN: &str = include_str!("../../amali.toml");
 
 /// Why the configuration could not be used.
 #[derive(Debug, Error)]
@@ -44,6 +44,20 @@ pub enum ConfigError {
         origin: String,
         /// The defined names.
         known: String,
+    },
+    /// A command-line or payload argument is unusable (a run id, a logical date, a number).
+    #[error("{message}")]
+    Argument {
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// The environment has no `[env.NAME.data]` table, which a run needs.
+    #[error("environment {env} has no [env.{env}.data] table in {origin}: add one with the databases and the lake")]
+    NoData {
+        /// The environment.
+        env: String,
+        /// The file.
+        origin: String,
     },
     /// A value is present but unusable.
     #[error("[env.{env}] in {origin}: {message}")]
@@ -457,7 +471,9 @@ impl Config {
             Some(path) => {
                 let text = std::fs::read_to_string(&path)
                     .map_err(|source| ConfigError::Read { path: path.clone(), source })?;
-                Config::parse(&text, &path.display().to_string())
+                let config = Config::parse(&text, &path.display().to_string())?;
+                tracing::debug!(origin = %config.origin, "configuration loaded");
+                Ok(config)
             }
             None => Config::builtin(),
         }
@@ -466,6 +482,26 @@ impl Config {
     /// The built-in configuration.
     pub fn builtin() -> Result<Config> {
         Config::parse(BUILTIN, "the built-in configuration")
+    }
+
+    /// The environment whose state machine an execution ARN names
+    /// (`arn:PARTITION:states:REGION:ACCOUNT:execution:STATE_MACHINE:NAME`); `None` when `arn` is not an execution
+    /// ARN, an error when no environment has that state machine.
+    pub fn env_of_execution(&self, arn: &str) -> Option<Result<&EnvConfig>> {
+        let parts: Vec<&str> = arn.split(':').collect();
+        if !(parts.len() == 8 && parts[0] == "arn" && parts[2] == "states" && parts[5] == "execution") {
+            return None;
+        }
+        let (region, account, machine) = (parts[3], parts[4], parts[6]);
+        let found =
+            self.env.values().find(|e| e.state_machine == machine && e.region == region && e.account == account);
+        Some(found.ok_or_else(|| ConfigError::Argument {
+            message: format!(
+                "no environment of {} has state machine {machine} in {region} (account {account}): check the ARN or \
+                 --config",
+                self.origin
+            ),
+        }))
     }
 
     /// The environment named `name`.
@@ -515,6 +551,11 @@ impl EnvConfig {
             }
         }
         Ok(())
+    }
+
+    /// The data section, which a run needs; `origin` names the configuration in the error.
+    pub fn data_config(&self, origin: &str) -> Result<&DataConfig> {
+        self.data.as_ref().ok_or_else(|| ConfigError::NoData { env: self.name.clone(), origin: origin.to_string() })
     }
 
     /// The runner of `stage`.

@@ -9,7 +9,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::dsl::ErrorName;
+use crate::names::ErrorName;
 
 /// One step of the AmaliMart pipeline, each a binary of the `jobs` crate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -1,10 +1,15 @@
 //! The run summary a stage prints as one JSON object on standard output when it ends: the interpreter uses it as
-//! the task's result, and the success notification carries it.
+//! the task's result, the success notification carries it, and the CLI's progress and end-of-run report read it.
+//! Stages serialise it and the CLI parses it from these same structs.
 
-use serde::Serialize;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::stage::Stage;
 
 /// The data layer a table belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Layer {
     /// The app database.
@@ -24,7 +29,7 @@ pub enum Layer {
 }
 
 /// What happened to one table.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TableSummary {
     /// The table.
     pub table: String,
@@ -37,15 +42,15 @@ pub struct TableSummary {
     /// Rows set aside in the quarantine table (never silently dropped).
     pub rows_quarantined: u64,
     /// The Delta version written, for lake tables.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delta_version: Option<i64>,
     /// Seconds spent.
     pub seconds: f64,
     /// Why the table failed, if it did.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// What else the person on call should know (e.g. "already copied by run X", the watermark range).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
 
@@ -66,39 +71,83 @@ impl TableSummary {
     }
 }
 
+/// How a stage run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Status {
+    /// Every table done.
+    Succeeded,
+    /// The stage failed (see `error` and `cause`).
+    Failed,
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Status::Succeeded => "SUCCEEDED",
+            Status::Failed => "FAILED",
+        })
+    }
+}
+
 /// The whole run of one stage.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunSummary {
     /// One line for a person: what the stage did, in numbers.
     pub headline: String,
     /// The stage.
-    pub stage: String,
+    pub stage: Stage,
     /// The run id (the execution's name).
     pub run_id: String,
     /// The logical date.
     pub logical_date: String,
-    /// `SUCCEEDED` or `FAILED`.
-    pub status: &'static str,
+    /// How it ended.
+    pub status: Status,
     /// Seconds the stage ran.
     pub seconds: f64,
     /// Per table.
     pub tables: Vec<TableSummary>,
     /// The error name, when it failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// The cause, when it failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cause: Option<String>,
 }
 
 impl RunSummary {
+    /// The summary of a stage run that took `seconds` over `tables`, and failed with `error` (its error name and
+    /// cause) if one is given.
+    pub fn new(
+        stage: Stage,
+        run_id: &str,
+        logical_date: &str,
+        seconds: f64,
+        tables: Vec<TableSummary>,
+        error: Option<(String, String)>,
+    ) -> RunSummary {
+        let status = if error.is_some() { Status::Failed } else { Status::Succeeded };
+        let (error, cause) = error.unzip();
+        RunSummary {
+            headline: RunSummary::headline(stage, status, seconds, &tables),
+            stage,
+            run_id: run_id.to_string(),
+            logical_date: logical_date.to_string(),
+            status,
+            seconds,
+            tables,
+            error,
+            cause,
+        }
+    }
+
     /// The headline of a stage's tables: `"<stage> SUCCEEDED in 1.2 s: 36 tables, 45,258 rows written, 3 rows
     /// quarantined"`, naming failed tables.
-    pub fn headline(stage: &str, status: &str, seconds: f64, tables: &[TableSummary]) -> String {
+    pub fn headline(stage: Stage, status: Status, seconds: f64, tables: &[TableSummary]) -> String {
         let written: u64 = tables.iter().map(|t| t.rows_written).sum();
         let quarantined: u64 = tables.iter().map(|t| t.rows_quarantined).sum();
         let failed: Vec<&str> = tables.iter().filter(|t| t.error.is_some()).map(|t| t.table.as_str()).collect();
-        if stage == "pause_clusters" {
+        if stage == Stage::PauseClusters {
             let notes: Vec<String> =
                 tables.iter().map(|t| format!("{}: {}", t.table, t.note.as_deref().unwrap_or("-"))).collect();
             return format!("{stage} {status}: {}", notes.join("; "));
@@ -145,10 +194,30 @@ mod tests {
         let mut f = TableSummary::new("orders", Layer::Silver);
         f.error = Some("boom".into());
         assert_eq!(
-            RunSummary::headline("silver_transformation", "FAILED", 1.25, &[t, f]),
+            RunSummary::headline(Stage::SilverTransformation, Status::Failed, 1.25, &[t, f]),
             "silver_transformation FAILED in 1.2 s: 2 tables, 45,258 rows written, 3 rows quarantined, failed: orders"
         );
         assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(0), "0");
         assert_eq!(thousands(1_000_000), "1,000,000");
+    }
+
+    #[test]
+    fn a_summary_reads_back_as_it_was_written() {
+        let mut t = TableSummary::new("users", Layer::Silver);
+        t.rows_written = 7;
+        t.delta_version = Some(3);
+        let failed = RunSummary::new(
+            Stage::Rds,
+            "r1",
+            "2024-03-01",
+            0.5,
+            vec![t],
+            Some(("Amali.DataError".into(), "users broke a rule".into())),
+        );
+        let text = serde_json::to_string(&failed).unwrap();
+        assert!(text.contains(r#""stage":"rds""#) && text.contains(r#""status":"FAILED""#), "{text}");
+        assert_eq!(serde_json::from_str::<RunSummary>(&text).unwrap(), failed);
+        assert_eq!(failed.rows_written(), 7);
     }
 }
