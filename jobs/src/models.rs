@@ -22,9 +22,8 @@ use deltalake::protocol::SaveMode;
 use futures::TryStreamExt;
 
 use crate::error::{Result, StageError, df_err};
-use crate::lake::{self, Lake, from_delta, min_max, typed_as, within};
-use crate::stages::Outcome;
-use crate::stages::silver::SILVER;
+use crate::lake::{self, Lake, SILVER, Upsert, from_delta, min_max, typed_as, within};
+use crate::outcome::Outcome;
 use crate::summary::{Layer, TableSummary};
 
 /// One model.
@@ -327,7 +326,7 @@ pub async fn build(
     let kind = if layer == "gold" { Layer::Gold } else { Layer::Silver };
     let jobs = models.iter().map(|m| (TableSummary::new(m.name, kind), m)).collect();
     let shared = (ctx.clone(), lake.clone(), Arc::new(inputs.clone()), run_id.to_string(), logical_date.to_string());
-    crate::stages::each_table(jobs, "built", move |model, mut summary| {
+    crate::outcome::each_table(jobs, "built", move |model, mut summary| {
         let (ctx, lake, inputs, run_id, logical_date) = shared.clone();
         async move {
             let result = async {
@@ -647,8 +646,10 @@ impl Build<'_> {
         sub.register_table("__target", target.into_view()).map_err(df_err("scan"))?;
         // Rows of the affected keys that the model no longer gives: deleted by the merge.
         let identity: Vec<String> = self.identity(inc);
-        let same =
-            identity.iter().map(|c| format!("{} = {}", null_safe("n", c), null_safe("t", c))).collect::<Vec<_>>();
+        let same = identity
+            .iter()
+            .map(|c| format!("{} = {}", lake::null_safe("n", c), lake::null_safe("t", c)))
+            .collect::<Vec<_>>();
         let stale = collect(
             &sub,
             &format!(
@@ -667,32 +668,7 @@ impl Build<'_> {
             summary.note = Some(format!("{affected} changed keys, no row of the table changed"));
             return Ok(());
         }
-        if self.rewrite_instead(&table, &schema, &sub, &in_keys(&format!("t.{}", inc.key))).await? {
-            let whole = table.table_provider().await.map_err(df_err("scan"))?;
-            sub.register_table("__whole", whole).map_err(df_err("scan"))?;
-            // The merge would rewrite the table's one file whole: writing the file's rows of other keys and the
-            // recomputed rows in one overwrite commit leaves the same rows for less than delta-rs's merge, which
-            // joins every row to the source and evaluates each clause on it (users_data at scale 1, 2.4k changed
-            // users of 100k: 0.21 s against 0.31 s).
-            let nulls = if has_null { format!(" AND w.{} IS NOT NULL", inc.key) } else { String::new() };
-            let kept = sub
-                .sql(&format!(
-                    "SELECT * FROM __whole w WHERE NOT EXISTS (SELECT 1 FROM __affected a WHERE a.k = w.{key}){nulls}",
-                    key = inc.key
-                ))
-                .await
-                .map_err(df_err("rows kept"))?;
-            let kept = typed_as(kept, &schema, "rows kept")?;
-            let fresh = sub.table("__new").await.map_err(df_err("rows"))?;
-            let rows = kept.union(fresh).map_err(df_err("rows"))?;
-            self.rebuild(Some(table), rows, state, summary).await?;
-            summary.rows_read = recomputed as u64;
-            summary.rows_written = recomputed as u64;
-            summary.note = Some(format!(
-                "merged {affected} changed keys: {recomputed} rows recomputed, {stale_rows} deleted (its one file rewritten)"
-            ));
-            return Ok(());
-        }
+        // The source: the recomputed rows, and the stale rows' identity flagged for deletion.
         let mut source = Vec::new();
         let flagged = Arc::new(Schema::new(
             schema
@@ -723,86 +699,25 @@ impl Build<'_> {
             source
                 .push(RecordBatch::try_new(flagged.clone(), columns).map_err(|e| StageError::internal(e.to_string()))?);
         }
-        // A column compared plainly (where no source row is NULL in it, plain equality matches the same target rows
-        // as the NULL-safe comparison) lets delta-rs skip the target files outside the source's key range and
-        // partitions; a comparison through COALESCE would make it read the whole table.
-        let plain =
-            |c: &str| source.iter().all(|b| b.schema().index_of(c).is_ok_and(|i| b.column(i).null_count() == 0));
-        let on = identity
+        // Only identity columns with a NULL in the source are compared NULL-safely: a plain comparison lets the
+        // merge skip the target files outside the source's key range and partitions.
+        let nullable: Vec<&String> = identity
             .iter()
-            .map(|c| {
-                if plain(c) {
-                    format!("t.{c} = s.{c}")
-                } else {
-                    format!("{} = {}", null_safe("t", c), null_safe("s", c))
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(" AND ");
-        let source = sub.read_batches(source).map_err(df_err("merge source"))?;
-        let all: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
-        let properties = self.properties(state);
-        let (after, metrics) = table
-            .merge(source, on.as_str())
-            .with_source_alias("s")
-            .with_target_alias("t")
-            .with_merge_schema(true)
-            .with_commit_properties(properties)
-            .when_matched_delete(|d| d.predicate("s.__delete"))
-            .and_then(|m| {
-                m.when_matched_update(|u| {
-                    let mut u = u;
-                    for c in &all {
-                        u = u.update(c.as_str(), format!("s.{c}").as_str());
-                    }
-                    u
-                })
-            })
-            .and_then(|m| {
-                m.when_not_matched_insert(|i| {
-                    let mut i = i.predicate("NOT s.__delete");
-                    for c in &all {
-                        i = i.set(c.as_str(), format!("s.{c}").as_str());
-                    }
-                    i
-                })
-            })
-            .map_err(|e| from_delta("merge", e))?
-            .await
-            .map_err(|e| from_delta(&format!("merge into {}/{name}", self.layer), e))?;
-        lap(name, "merge", &mut clock);
+            .filter(|c| source.iter().any(|b| b.schema().index_of(c).is_ok_and(|i| b.column(i).null_count() > 0)))
+            .collect();
+        let source = sub.read_batches(source).map_err(df_err("upsert source"))?;
+        let (after, metrics) = Upsert::new(&sub, table, source)
+            .on(identity.iter().cloned())
+            .nulls_match(nullable.into_iter().cloned())
+            .deleting("__delete")
+            .with_commit_properties(self.properties(state))
+            .await?;
+        lap(name, "upsert", &mut clock);
         summary.rows_read = recomputed as u64;
-        summary.rows_written = (metrics.num_target_rows_inserted + metrics.num_target_rows_updated) as u64;
+        summary.rows_written = (metrics.inserted + metrics.updated) as u64;
         summary.delta_version = after.version().map(|v| v as i64);
-        summary.note = Some(format!(
-            "merged {affected} changed keys: {} inserted, {} updated, {stale_rows} deleted",
-            metrics.num_target_rows_inserted, metrics.num_target_rows_updated
-        ));
+        summary.note = Some(format!("merged {affected} changed keys: {}", metrics.describe()));
         self.compact(after, state).await
-    }
-
-    /// Whether to rewrite the table instead of merging into it: it is one unpartitioned file holding rows of the
-    /// affected keys (`keyed`, a predicate over `__target` aliased `t`), which a merge would rewrite whole anyway,
-    /// and it has every column of the model's `schema`.
-    async fn rewrite_instead(
-        &self,
-        table: &DeltaTable,
-        schema: &Schema,
-        sub: &SessionContext,
-        keyed: &str,
-    ) -> Result<bool> {
-        let snapshot = table.snapshot().map_err(|e| from_delta("snapshot", e))?;
-        if !self.model.partition_by().is_empty() || snapshot.log_data().num_files() != 1 {
-            return Ok(false);
-        }
-        let columns = snapshot.schema();
-        if schema.fields().iter().any(|f| columns.field(f.name()).is_none()) {
-            return Ok(false);
-        }
-        let held =
-            scalar_i64(sub, &format!("SELECT count(*) FROM __target t WHERE {keyed}"), "rows of the keys").await?;
-        // None held (new keys only): the merge appends a file and rewrites nothing.
-        Ok(held.unwrap_or(0) > 0)
     }
 
     /// The columns that identify a row: the grain (the key first), and the partition columns.
@@ -818,7 +733,8 @@ impl Build<'_> {
 
     fn sql_error(&self, e: deltalake::datafusion::error::DataFusionError) -> StageError {
         let (layer, name) = (self.layer, self.model.name);
-        StageError::data(format!("model {name}: {e} (jobs/models/{layer}/{name}.sql)"))
+        StageError::new(crate::error::df_kind(&e), format!("model {name}: {e} (jobs/models/{layer}/{name}.sql)"))
+            .caused_by(e)
     }
 
     fn properties(&self, state: &State) -> CommitProperties {
@@ -1132,11 +1048,6 @@ const COMPACT_AFTER_FILES: usize = 16;
 fn among_keys(column: &str, keys: &str, has_null: bool) -> String {
     let listed = format!("{column} IN (SELECT k FROM {keys} WHERE k IS NOT NULL)");
     if has_null { format!("({listed} OR {column} IS NULL)") } else { listed }
-}
-
-/// `alias.column` compared so that NULL equals NULL (an order without items has a NULL item id).
-fn null_safe(alias: &str, column: &str) -> String {
-    format!("COALESCE(CAST({alias}.{column} AS VARCHAR), '\u{1}')")
 }
 
 #[cfg(test)]

@@ -6,8 +6,9 @@
 //! twice, and a run killed halfway resumes with the tables it had not finished.
 
 use std::time::Instant;
+use tracing::Instrument;
 
-use amali::config::TableExtract;
+use amali_core::config::TableExtract;
 
 use super::Outcome;
 use super::landing::{
@@ -79,8 +80,10 @@ pub async fn run(settings: &Settings) -> Outcome {
             for table in tables {
                 let mut summary = TableSummary::new(table.name, Layer::Landing);
                 let clock = Instant::now();
-                let result = copy_table(settings, &source, &target, table, started, &mut summary).await;
-                outcome.finish(summary, clock, result, "landed");
+                let span = super::table_span(table.name);
+                let result =
+                    copy_table(settings, &source, &target, table, started, &mut summary).instrument(span.clone()).await;
+                span.in_scope(|| outcome.finish(summary, clock, result, "landed"));
             }
             outcome
         }

@@ -4,13 +4,10 @@
 use deltalake::datafusion::prelude::SessionContext;
 
 use super::Outcome;
-use super::silver::SILVER;
 use crate::lake::Lake;
+use crate::lake::{GOLD, SILVER};
 use crate::models::{self, GOLD_MODELS, SILVER_MODELS};
 use crate::settings::Settings;
-
-/// The gold layer's directory.
-pub const GOLD: &str = "gold";
 
 /// Runs the stage.
 pub async fn run(settings: &Settings) -> Outcome {

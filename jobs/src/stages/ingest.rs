@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 use std::time::Instant;
+use tracing::Instrument;
 
 use deltalake::arrow::array::{ArrayRef, Date32Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
 use deltalake::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
@@ -20,13 +21,12 @@ use super::landing::{
 use crate::db::value::format_timestamp;
 use crate::db::{Cmp, Database, Filter, Param, Stmt};
 use crate::error::{Result, StageError};
+use crate::lake::BRONZE;
 use crate::lake::{self, Lake};
 use crate::schema::Table;
 use crate::settings::Settings;
 use crate::summary::{Layer, TableSummary};
 
-/// The bronze layer's directory.
-pub const BRONZE: &str = "bronze";
 /// The partition column of bronze tables.
 pub const INGEST_DATE: &str = "_ingest_date";
 
@@ -84,8 +84,10 @@ pub async fn run(settings: &Settings) -> Outcome {
     for table in tables {
         let mut summary = TableSummary::new(table.name, Layer::Bronze);
         let clock = Instant::now();
-        let result = ingest_table(settings, &landing_db, &lake, table, now, &mut summary).await;
-        outcome.finish(summary, clock, result, "ingested");
+        let span = super::table_span(table.name);
+        let result =
+            ingest_table(settings, &landing_db, &lake, table, now, &mut summary).instrument(span.clone()).await;
+        span.in_scope(|| outcome.finish(summary, clock, result, "ingested"));
     }
     outcome
 }

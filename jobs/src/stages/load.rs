@@ -10,6 +10,7 @@
 //! writes nothing.
 
 use std::time::Instant;
+use tracing::Instrument;
 
 use deltalake::arrow::array::RecordBatch;
 use deltalake::arrow::datatypes::{DataType, Schema};
@@ -104,8 +105,9 @@ pub async fn run(settings: &Settings, which: &str, layer: &str, tables: &[&str],
     for name in tables {
         let mut summary = TableSummary::new(*name, summary_layer);
         let clock = Instant::now();
-        let result = load_table(settings, &db, &lake, layer, name, &mut summary).await;
-        outcome.finish(summary, clock, result, "loaded");
+        let span = super::table_span(name);
+        let result = load_table(settings, &db, &lake, layer, name, &mut summary).instrument(span.clone()).await;
+        span.in_scope(|| outcome.finish(summary, clock, result, "loaded"));
     }
     outcome
 }

@@ -1,0 +1,235 @@
+//! The Delta lake: tables under `<lake>/<layer>/<table>` (a local directory or `s3://`), written with delta-rs.
+//!
+//! Appends are exactly once per application transaction: a commit carries a Delta `txn` action (app id + version)
+//! and, in its commit info, the same pair as metadata. Before writing, a stage asks the table for the version of its
+//! app id; if the table already has it, the write happened (the stage was killed after the commit) and is not
+//! repeated. delta-rs records the `txn` but does not skip a replay by itself, so the check is here.
+//! On S3, commits use S3's conditional put (If-None-Match), so two writers can never both create one version.
+
+mod upsert;
+
+use std::sync::Once;
+
+use deltalake::DeltaTable;
+use deltalake::arrow::array::RecordBatch;
+use deltalake::arrow::datatypes::Schema;
+use deltalake::kernel::StructType;
+use deltalake::kernel::Transaction;
+use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
+use deltalake::kernel::transaction::CommitProperties;
+use deltalake::writer::{DeltaWriter, RecordBatchWriter};
+
+use deltalake::datafusion::common::ScalarValue;
+use deltalake::datafusion::prelude::{DataFrame, SessionContext, ident, lit};
+
+use crate::error::{Result, StageError, df_err};
+
+pub use upsert::{FILE_BYTES, Upsert, UpsertMetrics, null_safe, write_in_key_order};
+
+/// The bronze layer's directory: the landing tables' rows, append-only.
+pub const BRONZE: &str = "bronze";
+/// The silver layer's directory: conformed tables and the silver data products.
+pub const SILVER: &str = "silver";
+/// The gold layer's directory: KPI tables and the star schema.
+pub const GOLD: &str = "gold";
+
+/// Commit-info metadata keys amali writes.
+pub const META_APP_ID: &str = "amali.app_id";
+/// The transaction version in the commit info.
+pub const META_TXN_VERSION: &str = "amali.txn_version";
+/// The run id in the commit info.
+pub const META_RUN_ID: &str = "amali.run_id";
+
+/// Columns that may never be written to the lake, whatever the configuration says.
+pub const FORBIDDEN_COLUMNS: &[&str] = &["password"];
+
+/// Maps a delta-rs error: storage and commit conflicts are transient, the rest are bugs or bad data.
+pub fn from_delta(context: &str, e: deltalake::DeltaTableError) -> StageError {
+    use deltalake::DeltaTableError as E;
+    let text = format!("{context}: {e}");
+    match e {
+        E::ObjectStore { .. } | E::Io { .. } | E::VersionAlreadyExists(_) | E::Transaction { .. } => {
+            StageError::transient(text)
+        }
+        E::Arrow { .. } | E::SchemaMismatch { .. } | E::Parquet { .. } => StageError::data(text),
+        _ => StageError::internal(text),
+    }
+}
+
+/// The lake root and the tables in it.
+#[derive(Debug, Clone)]
+pub struct Lake {
+    root: String,
+}
+
+static REGISTER: Once = Once::new();
+
+impl Lake {
+    /// The lake at `root` (an absolute directory or a URL such as `s3://bucket/prefix`).
+    pub fn new(root: impl Into<String>) -> Self {
+        REGISTER.call_once(|| deltalake::aws::register_handlers(None));
+        Lake { root: root.into() }
+    }
+
+    /// The root.
+    pub fn root(&self) -> &str {
+        &self.root
+    }
+
+    /// Where a table lives: `<root>/<layer>/<table>`.
+    pub fn uri(&self, layer: &str, table: &str) -> String {
+        format!("{}/{layer}/{table}", self.root.trim_end_matches('/'))
+    }
+
+    /// Opens a table, or `None` when there is none yet.
+    pub async fn open(&self, layer: &str, table: &str) -> Result<Option<DeltaTable>> {
+        let uri = self.uri(layer, table);
+        if !uri.contains("://") && !std::path::Path::new(&uri).join("_delta_log").exists() {
+            return Ok(None);
+        }
+        let url = deltalake::ensure_table_uri(&uri).map_err(|e| from_delta(&format!("open {uri}"), e))?;
+        match deltalake::open_table(url).await {
+            Ok(table) => Ok(Some(table)),
+            Err(deltalake::DeltaTableError::NotATable(_)) => Ok(None),
+            Err(e) => Err(from_delta(&format!("open {uri}"), e)),
+        }
+    }
+
+    /// Opens a table, creating it with `schema` (and `partition_columns`) if it does not exist.
+    pub async fn open_or_create(
+        &self,
+        layer: &str,
+        table: &str,
+        schema: &Schema,
+        partition_columns: &[&str],
+    ) -> Result<DeltaTable> {
+        check_columns(schema, table)?;
+        if let Some(t) = self.open(layer, table).await? {
+            return Ok(t);
+        }
+        let uri = self.uri(layer, table);
+        if !uri.contains("://") {
+            std::fs::create_dir_all(&uri).map_err(|e| StageError::config(format!("cannot create {uri}: {e}")))?;
+        }
+        let url = deltalake::ensure_table_uri(&uri).map_err(|e| from_delta(&format!("open {uri}"), e))?;
+        // Built, not loaded: there is no log to load yet.
+        let empty = deltalake::DeltaTableBuilder::from_url(url)
+            .and_then(|b| b.build())
+            .map_err(|e| from_delta(&format!("open {uri}"), e))?;
+        let kernel: StructType =
+            schema.try_into_kernel().map_err(|e| StageError::internal(format!("schema of {table}: {e}")))?;
+        empty
+            .create()
+            .with_table_name(table)
+            .with_columns(kernel.fields().cloned())
+            .with_partition_columns(partition_columns.iter().map(|c| c.to_string()))
+            .await
+            .map_err(|e| from_delta(&format!("create {uri}"), e))
+    }
+}
+
+/// Refuses a schema with a column that must never reach the lake.
+pub fn check_columns(schema: &Schema, table: &str) -> Result<()> {
+    for f in schema.fields() {
+        if FORBIDDEN_COLUMNS.contains(&f.name().to_ascii_lowercase().as_str()) {
+            return Err(StageError::config(format!(
+                "{table}.{} would be written to the lake; list it in sensitive_columns",
+                f.name()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The version of `app_id`'s last transaction in `table`, if any.
+pub async fn txn_version(table: &DeltaTable, app_id: &str) -> Result<Option<i64>> {
+    let snapshot = table.snapshot().map_err(|e| from_delta("read snapshot", e))?;
+    snapshot.transaction_version(table.log_store().as_ref(), app_id).await.map_err(|e| from_delta("read txn", e))
+}
+
+/// The table version whose commit carried `app_id`'s transaction `txn`: the oldest version that has it, searching
+/// back from the latest (a recovery path, run only after a stage was killed between two commits).
+pub async fn version_of_txn(table: &DeltaTable, app_id: &str, txn: i64) -> Result<Option<i64>> {
+    let Some(latest) = table.version() else { return Ok(None) };
+    let latest = latest as i64;
+    let mut found = None;
+    let mut t = table.clone();
+    for v in (0..=latest).rev().take(200) {
+        t.load_version(v as u64).await.map_err(|e| from_delta("read history", e))?;
+        match txn_version(&t, app_id).await? {
+            Some(have) if have >= txn => found = Some(v),
+            _ => break,
+        }
+    }
+    Ok(found)
+}
+
+/// Appends batches to `table` in one commit carrying `app_id`'s transaction `txn` (see the module docs).
+/// Files are written as batches arrive; the commit makes them visible all at once. Returns the new version.
+pub async fn append(
+    table: &mut DeltaTable,
+    batches: impl futures::Stream<Item = Result<RecordBatch>>,
+    app_id: &str,
+    txn: i64,
+    run_id: &str,
+) -> Result<(i64, u64)> {
+    let properties =
+        CommitProperties::default().with_application_transaction(Transaction::new(app_id, txn)).with_metadata([
+            (META_APP_ID.to_string(), serde_json::json!(app_id)),
+            (META_TXN_VERSION.to_string(), serde_json::json!(txn)),
+            (META_RUN_ID.to_string(), serde_json::json!(run_id)),
+        ]);
+    let mut writer = RecordBatchWriter::for_table(table)
+        .map_err(|e| from_delta("open writer", e))?
+        .with_commit_properties(properties);
+    let mut rows = 0u64;
+    futures::pin_mut!(batches);
+    while let Some(batch) = futures::StreamExt::next(&mut batches).await {
+        let batch = batch?;
+        rows += batch.num_rows() as u64;
+        writer.write(batch).await.map_err(|e| from_delta("write", e))?;
+    }
+    let version = writer.flush_and_commit(table).await.map_err(|e| from_delta("commit", e))?;
+    Ok((version as i64, rows))
+}
+
+/// Every row of a table (small tables and tests).
+pub async fn read_all(table: &DeltaTable) -> Result<Vec<RecordBatch>> {
+    use deltalake::datafusion::prelude::SessionContext;
+    let ctx = SessionContext::new();
+    let provider = table.table_provider().await.map_err(|e| StageError::internal(format!("scan: {e}")))?;
+    ctx.register_table("t", provider).map_err(|e| StageError::internal(e.to_string()))?;
+    let df = ctx.sql("SELECT * FROM t").await.map_err(|e| StageError::internal(e.to_string()))?;
+    df.collect().await.map_err(|e| StageError::internal(e.to_string()))
+}
+
+/// The smallest and largest value of `column` in `relation` (`None` when it has no value).
+pub async fn min_max(ctx: &SessionContext, relation: &str, column: &str) -> Result<Option<(ScalarValue, ScalarValue)>> {
+    let sql = format!("SELECT min({column}), max({column}) FROM {relation}");
+    let batches = ctx.sql(&sql).await.map_err(df_err("key range"))?.collect().await.map_err(df_err("key range"))?;
+    let Some(b) = batches.iter().find(|b| b.num_rows() > 0) else { return Ok(None) };
+    let lo = ScalarValue::try_from_array(b.column(0), 0).map_err(df_err("key range"))?;
+    let hi = ScalarValue::try_from_array(b.column(1), 0).map_err(df_err("key range"))?;
+    Ok((!lo.is_null() && !hi.is_null()).then_some((lo, hi)))
+}
+
+/// `df`'s rows whose `column` lies in `range` (all of them without a range). A filter of literals, which the
+/// Delta scan turns into file skipping.
+pub fn within(df: DataFrame, column: &str, range: &Option<(ScalarValue, ScalarValue)>) -> Result<DataFrame> {
+    match range {
+        Some((lo, hi)) => {
+            df.filter(ident(column).between(lit(lo.clone()), lit(hi.clone()))).map_err(df_err("key range"))
+        }
+        None => Ok(df),
+    }
+}
+
+/// `df` with the columns of `schema` in its order, each cast to its type there.
+pub fn typed_as(df: DataFrame, schema: &Schema, context: &str) -> Result<DataFrame> {
+    let typed: Vec<_> = schema
+        .fields()
+        .iter()
+        .map(|f| deltalake::datafusion::prelude::cast(ident(f.name()), f.data_type().clone()).alias(f.name()))
+        .collect();
+    df.select(typed).map_err(df_err(context))
+}
