@@ -102,6 +102,58 @@ fn a_broken_configuration_says_what_is_wrong() {
 }
 
 #[test]
+fn every_command_is_summed_up_in_one_line() {
+    // `amali --help` lists each command by the first paragraph of its doc: a line break there shows up as a
+    // sentence cut in the middle of the list.
+    use clap::CommandFactory;
+    for command in amali::cli::Cli::command().get_subcommands() {
+        let about = command.get_about().map(|a| a.to_string()).unwrap_or_default();
+        assert!(!about.is_empty() && !about.contains('\n'), "{}: {about:?}", command.get_name());
+    }
+}
+
+#[test]
+fn completions_and_verbosity() {
+    let bash = amali().args(["completions", "bash"]).assert().success().get_output().stdout.clone();
+    let bash = String::from_utf8(bash).unwrap();
+    assert!(bash.contains("_amali()") && bash.contains("redrive"), "a bash completion of every command");
+    let zsh = amali().args(["completions", "zsh"]).assert().success().get_output().stdout.clone();
+    assert!(String::from_utf8(zsh).unwrap().starts_with("#compdef amali"));
+    amali().args(["completions", "tcsh"]).assert().code(2);
+    // -v shows amali's debug events on standard error (here: where the configuration came from); by default and
+    // with -q they are not shown.
+    amali()
+        .args(["-v", "render", "--check"])
+        .env_remove("AMALI_LOG")
+        .env_remove("RUST_LOG")
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("configuration loaded"));
+    for quiet in [&["render", "--check"][..], &["-q", "render", "--check"][..]] {
+        amali()
+            .args(quiet)
+            .env_remove("AMALI_LOG")
+            .env_remove("RUST_LOG")
+            .assert()
+            .success()
+            .stderr(predicate::str::contains("configuration loaded").not());
+    }
+}
+
+#[test]
+fn a_bad_run_name_is_refused_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let workdir = dir.path().join("w");
+    amali()
+        .args(["run", "--local", "--name", "a run/../x", "--workdir"])
+        .arg(&workdir)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("run id"));
+    assert!(!workdir.exists(), "nothing was written");
+}
+
+#[test]
 fn help_teaches() {
     let out = amali().args(["render", "--help"]).assert().success().get_output().stdout.clone();
     insta::assert_snapshot!("render_help", String::from_utf8(out).unwrap());

@@ -8,9 +8,9 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The shared AmaliMart fixtures (`../shared/fixtures/amalimart`).
+/// The original AmaliMart project's files, vendored with their license (`tests/fixtures/amalimart`).
 pub fn amalimart() -> PathBuf {
-    root().join("../shared/fixtures/amalimart")
+    root().join("tests/fixtures/amalimart")
 }
 
 /// The state machine the original project deployed.

@@ -68,6 +68,20 @@ fn a_failed_run_notifies_then_rerun_and_redrive_resume_it() {
     assert!(calls[0]["result"]["Payload"]["tables"].as_array().unwrap().len() > 30);
     assert_eq!(calls[1]["error"], "Amali.InternalError");
 
+    // The run drawn as the console draws an execution: the first stage succeeded, the failed one's error was caught
+    // (the failure path notified), the stages after it never ran, and the run ended in the Fail state.
+    let out = amali(w, &["graph", "--run", "r1"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let graph = String::from_utf8(out.stdout).unwrap();
+    let node = |state: &str| graph.lines().find(|l| l.contains(&format!("[\"{state}"))).unwrap_or_default().to_string();
+    assert!(
+        node("Read from app database").ends_with(":::ran_ok") && node("Read from app database").contains(" s\""),
+        "{graph}"
+    );
+    assert!(node("Ingest to bronze").ends_with(":::ran_caught"), "{graph}");
+    assert!(node("Gold transformation").ends_with(":::ran_not"), "{graph}");
+    assert!(node("Pipeline failed").ends_with(":::ran_failed"), "{graph}");
+
     // Rerun the failed stage with the arguments it had.
     let out = amali(w, &["rerun", "ingestion_from_rds", "--local", "--run", "r1"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

@@ -1,12 +1,11 @@
 //! `gold_transformation` (and the silver data products it reads): expected values on a small hand-checkable app
 //! database, the fixtures end to end, and reruns that change nothing.
 
-mod common;
-
+use crate::common;
+use crate::common::{Workdir, rows_text, sample_data};
 use amali_jobs::db::sqlite::Sqlite;
 use amali_jobs::lake::Lake;
 use amali_jobs::schema;
-use common::{Workdir, rows_text, sample_data};
 use deltalake::datafusion::prelude::SessionContext;
 
 /// Rows of `sql` over the lake table `layer/table` (registered as `t`), as text.

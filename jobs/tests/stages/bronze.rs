@@ -1,13 +1,11 @@
 //! The first two stages end to end on SQLite: the sample data lands in bronze once, with nothing sensitive, and
 //! survives reruns, late rows and being killed at any point.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use crate::common::{Workdir, bronze, invoke_lambda, sample_data, written};
 use amali_jobs::fixtures;
-use common::{Workdir, bronze, invoke_lambda, sample_data, written};
 
 fn seeded() -> (Workdir, BTreeMap<String, u64>) {
     let w = Workdir::sqlite();

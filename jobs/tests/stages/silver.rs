@@ -1,11 +1,10 @@
 //! `silver_transformation`: bronze merged into current-state silver tables, with the data-quality rules of the
 //! configuration applied (one failing case per rule kind), the reconciliation invariant, reruns, updates.
 
-mod common;
-
+use crate::common;
+use crate::common::{Workdir, sample_data, table_rows};
 use amali_jobs::db::sqlite::Sqlite;
 use amali_jobs::schema;
-use common::{Workdir, sample_data, table_rows};
 use serde_json::Value;
 
 fn tables(summary: &Value) -> Vec<Value> {
@@ -166,6 +165,29 @@ action = "fail"
     assert!(summary["cause"].as_str().unwrap().contains("orders.range.total_amount"), "{summary}");
     assert!(w.lake().open("silver", "orders").await.unwrap().is_none(), "nothing written for orders");
     assert_eq!(table_rows(&w.lake(), "silver", "users", &[]).await.len(), 4, "the other table went on");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sql_rule_that_is_not_valid_sql_is_a_configuration_error_naming_the_rule() {
+    // A typo in the user's predicate (`total_amont`): the configuration is wrong, not amali, and rerunning
+    // cannot help, so it is Amali.ConfigError (exit 78) naming the rule, and nothing is written for the table.
+    let rules = r#"
+[[quality.orders]]
+rule = "sql"
+name = "positive_total"
+predicate = "total_amont >= 0"
+action = "quarantine"
+"#;
+    let w = crafted(rules, USERS, ORDERS);
+    w.run("read_from_app_database", "r1");
+    w.run("ingestion_from_rds", "r1");
+    let out = w.stage("silver_transformation", "r1").output().unwrap();
+    let summary = common::summary("silver_transformation", &out, false);
+    assert_eq!(summary["error"], "Amali.ConfigError", "{summary}");
+    assert_eq!(out.status.code(), Some(78));
+    let cause = summary["cause"].as_str().unwrap();
+    assert!(cause.contains("orders.sql.positive_total") && cause.contains("total_amont"), "{cause}");
+    assert!(w.lake().open("silver", "orders").await.unwrap().is_none(), "nothing written for orders");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,12 +2,11 @@
 //! every type of the app schema survives a write and a read, and the first two stages give the same bronze tables
 //! whichever engines hold the app and landing databases.
 
-mod common;
-
+use crate::common;
+use crate::common::{Workdir, bronze, sample_data};
 use amali_jobs::db::value::{Scalar, format_timestamp, parse_date, parse_timestamp, scalar_at};
 use amali_jobs::db::{Cmp, Database, Filter, Stmt, batches_of};
 use amali_jobs::schema::{Column, Shape, Type};
-use common::{Workdir, bronze, sample_data};
 
 const MARIADB: &str = "mysql://root@127.0.0.1:3306";
 const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -312,4 +311,97 @@ async fn loaded_rows(
         loaded.push(b.unwrap());
     }
     (common::rows_text(&canonical, &[]), common::rows_text(&loaded, &[]))
+}
+
+#[test]
+fn a_wrong_password_is_a_configuration_error_that_names_the_database_not_the_password() {
+    // MariaDB answers a wrong password with error 1045 (ER_ACCESS_DENIED_ERROR): rerunning cannot help.
+    let w = Workdir::with(
+        "mysql://root@127.0.0.1:3306/mysql",
+        "sqlite://internal.db",
+        "passwords = { app_database = \"env:AMALI_TEST_WRONG_PASSWORD\" }",
+    );
+    let out =
+        w.stage("read_from_app_database", "r1").env("AMALI_TEST_WRONG_PASSWORD", "not-the-password").output().unwrap();
+    let summary = common::summary("read_from_app_database", &out, false);
+    assert_eq!(summary["error"], "Amali.ConfigError", "{summary}");
+    assert_eq!(out.status.code(), Some(78));
+    let cause = summary["cause"].as_str().unwrap();
+    assert!(cause.contains("127.0.0.1:3306") && cause.contains("1045"), "{cause}");
+    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(!text.contains("not-the-password"), "the password is never printed: {text}");
+}
+
+/// Transient errors are recognised by the drivers' codes, one provoked on each engine.
+mod transient {
+    use amali_jobs::error::from_database;
+    use mysql_async::prelude::Queryable;
+
+    use super::{MARIADB, POSTGRES, scratch};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_lock_wait_timeout_on_mariadb() {
+        // MariaDB error 1205 (ER_LOCK_WAIT_TIMEOUT): the row is held by another transaction for longer than
+        // innodb_lock_wait_timeout.
+        let url = scratch("mysql", "lockwait").await;
+        let db = url.rsplit('/').next().unwrap().to_string();
+        let opts = |db: &str| mysql_async::Opts::from_url(&format!("{MARIADB}/{db}")).unwrap();
+        let mut holder = mysql_async::Conn::new(opts(&db)).await.unwrap();
+        holder.query_drop("CREATE TABLE t (id INT PRIMARY KEY, v INT) ENGINE=InnoDB").await.unwrap();
+        holder.query_drop("INSERT INTO t VALUES (1, 0)").await.unwrap();
+        holder.query_drop("START TRANSACTION").await.unwrap();
+        holder.query_drop("UPDATE t SET v = 1 WHERE id = 1").await.unwrap();
+        let mut waiter = mysql_async::Conn::new(opts(&db)).await.unwrap();
+        waiter.query_drop("SET SESSION innodb_lock_wait_timeout = 1").await.unwrap();
+        let e = waiter.query_drop("UPDATE t SET v = 2 WHERE id = 1").await.unwrap_err();
+        let error = from_database("update t", e);
+        assert_eq!(error.error_name(), "Amali.TransientError", "{}", error.message);
+        assert!(error.message.contains("1205"), "{}", error.message);
+        holder.query_drop("ROLLBACK").await.unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_serialization_failure_on_postgres() {
+        // SQLSTATE 40001 (serialization_failure): a REPEATABLE READ transaction updates a row that another
+        // transaction changed after it took its snapshot.
+        let url = scratch("postgres", "serial").await;
+        let schema = url.rsplit("%3D").next().unwrap().to_string();
+        let connect = || async {
+            let (client, conn) = tokio_postgres::connect(POSTGRES, tokio_postgres::NoTls).await.unwrap();
+            tokio::spawn(conn);
+            client
+        };
+        let first = connect().await;
+        let second = connect().await;
+        let t = format!("{schema}.t");
+        first
+            .batch_execute(&format!("CREATE TABLE {t} (id INT PRIMARY KEY, v INT); INSERT INTO {t} VALUES (1, 0)"))
+            .await
+            .unwrap();
+        first.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ").await.unwrap();
+        first.query(&format!("SELECT v FROM {t} WHERE id = 1"), &[]).await.unwrap();
+        second.execute(&format!("UPDATE {t} SET v = 2 WHERE id = 1"), &[]).await.unwrap();
+        let e = first.execute(&format!("UPDATE {t} SET v = 1 WHERE id = 1"), &[]).await.unwrap_err();
+        let error = from_database("update t", e);
+        assert_eq!(error.error_name(), "Amali.TransientError", "{}", error.message);
+        assert!(error.message.contains("40001"), "{}", error.message);
+        first.batch_execute("ROLLBACK").await.unwrap();
+    }
+
+    #[test]
+    fn a_busy_sqlite_database() {
+        // SQLITE_BUSY: another connection holds the write lock and this one does not wait.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("busy.db");
+        let holder = rusqlite::Connection::open(&path).unwrap();
+        holder
+            .execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY); BEGIN IMMEDIATE; INSERT INTO t VALUES (1);")
+            .unwrap();
+        let waiter = rusqlite::Connection::open(&path).unwrap();
+        waiter.busy_timeout(std::time::Duration::ZERO).unwrap();
+        let e = waiter.execute("INSERT INTO t VALUES (2)", []).unwrap_err();
+        let error = from_database("insert into t", e);
+        assert_eq!(error.error_name(), "Amali.TransientError", "{}", error.message);
+        holder.execute_batch("ROLLBACK").unwrap();
+    }
 }

@@ -1,11 +1,9 @@
 //! The loads (`rds`, `write_to_rds_rs`) killed at any point: every target table holds the old data or the new, whole,
 //! never a mix or nothing; the rerun completes, and loading the same versions again changes nothing.
 
-mod common;
-
 use std::time::Instant;
 
-use common::{Workdir, sample_data};
+use crate::common::{Workdir, sample_data};
 
 /// Every table of a SQLite database as sorted text rows.
 fn snapshot(db: &std::path::Path) -> std::collections::BTreeMap<String, Vec<String>> {
