@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::fmt::Write;
 
 use super::choice::ChoiceRule;
+use super::execution::{Outcome, Overlay};
 use super::{State, StateMachine, States};
 
 /// The diagram languages.
@@ -25,8 +26,10 @@ enum Edge {
     Catch,
 }
 
-struct Drawer {
+struct Drawer<'o> {
     format: Format,
+    /// An execution's outcome per state, drawn over the states (`amali graph --run`).
+    overlay: Option<&'o Overlay>,
     /// Ids of Parallel and Map states, drawn as boxes around their graphs.
     clusters: Vec<String>,
     ids: HashMap<String, String>,
@@ -63,28 +66,75 @@ fn escape_dot(text: &str) -> String {
     text.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
-impl Drawer {
+/// The fill and stroke of an outcome, as the console colours an execution's states.
+fn colours(outcome: Outcome) -> (&'static str, &'static str) {
+    match outcome {
+        Outcome::Succeeded => ("#d4edda", "#2e7d32"),
+        Outcome::Caught => ("#ffe0b2", "#e67e22"),
+        Outcome::Failed => ("#f8d7da", "#c0392b"),
+        Outcome::Running => ("#d6eaf8", "#2874a6"),
+        Outcome::NotRun => ("#f4f4f4", "#9e9e9e"),
+    }
+}
+
+/// The Mermaid class of an outcome.
+fn class(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Succeeded => "ran_ok",
+        Outcome::Caught => "ran_caught",
+        Outcome::Failed => "ran_failed",
+        Outcome::Running => "ran_running",
+        Outcome::NotRun => "ran_not",
+    }
+}
+
+impl Drawer<'_> {
+    /// The outcome of `name` in the overlaid execution and the line under its name (`3.2 s`, `12 items, 3.2 s`).
+    fn run_of(&self, name: &str) -> Option<(Outcome, String)> {
+        let overlay = self.overlay?;
+        let Some(run) = overlay.get(name) else { return Some((Outcome::NotRun, String::new())) };
+        let mut line = match run.seconds {
+            Some(s) if s >= 60.0 => format!("{}m {:02}s", (s / 60.0).floor(), (s % 60.0).round()),
+            Some(s) => format!("{s:.1} s"),
+            None => String::new(),
+        };
+        if run.entered > 1 {
+            line = format!("{} runs, {line}", run.entered);
+        }
+        if run.outcome != Outcome::Succeeded {
+            line = format!("{} {line}", run.outcome.label()).trim().to_string();
+        }
+        Some((run.outcome, line))
+    }
+
     fn id(&mut self, path: &str) -> String {
         let next = format!("s{}", self.ids.len());
         self.ids.entry(path.to_string()).or_insert(next).clone()
     }
 
     fn node(&mut self, id: &str, label: &str, state: &State, indent: &str) {
-        let l = label;
+        let run = self.run_of(label);
         let line = match self.format {
             Format::Mermaid => {
-                let l = escape_mermaid(l);
+                let mut l = escape_mermaid(label);
+                if let Some((_, line)) = run.as_ref().filter(|(_, line)| !line.is_empty()) {
+                    l = format!("{l}<br/>{}", escape_mermaid(line));
+                }
+                let class = match (&run, state) {
+                    (Some((outcome, _)), _) => format!(":::{}", class(*outcome)),
+                    (None, State::Succeed(_)) => ":::succeed".to_string(),
+                    (None, State::Fail(_)) => ":::fail".to_string(),
+                    (None, _) => String::new(),
+                };
                 match state {
-                    State::Choice(_) => format!("{id}{{\"{l}\"}}"),
-                    State::Pass(_) => format!("{id}([\"{l}\"])"),
-                    State::Wait(_) => format!("{id}[/\"{l}\"/]"),
-                    State::Succeed(_) => format!("{id}([\"{l}\"]):::succeed"),
-                    State::Fail(_) => format!("{id}([\"{l}\"]):::fail"),
-                    _ => format!("{id}[\"{l}\"]"),
+                    State::Choice(_) => format!("{id}{{\"{l}\"}}{class}"),
+                    State::Pass(_) | State::Succeed(_) | State::Fail(_) => format!("{id}([\"{l}\"]){class}"),
+                    State::Wait(_) => format!("{id}[/\"{l}\"/]{class}"),
+                    _ => format!("{id}[\"{l}\"]{class}"),
                 }
             }
             Format::Dot => {
-                let l = escape_dot(l);
+                let mut l = escape_dot(label);
                 let shape = match state {
                     State::Choice(_) => "shape=diamond",
                     State::Pass(_) => "shape=box, style=rounded",
@@ -93,7 +143,24 @@ impl Drawer {
                     State::Fail(_) => "shape=box, style=\"rounded,filled\", fillcolor=\"#f8d7da\"",
                     _ => "shape=box",
                 };
-                format!("{id} [label=\"{l}\", {shape}];")
+                match &run {
+                    None => format!("{id} [label=\"{l}\", {shape}];"),
+                    Some((outcome, line)) => {
+                        if !line.is_empty() {
+                            l = format!("{l}\\n{}", escape_dot(line));
+                        }
+                        let (fill, stroke) = colours(*outcome);
+                        let (shape, style) = match state {
+                            State::Choice(_) => ("diamond", "filled"),
+                            State::Wait(_) => ("parallelogram", "filled"),
+                            State::Pass(_) | State::Succeed(_) | State::Fail(_) => ("box", "rounded,filled"),
+                            _ => ("box", "filled"),
+                        };
+                        format!(
+                            "{id} [label=\"{l}\", shape={shape}, style=\"{style}\", fillcolor=\"{fill}\", color=\"{stroke}\"];"
+                        )
+                    }
+                }
             }
         };
         let _ = writeln!(self.out, "{indent}{line}");
@@ -197,7 +264,14 @@ impl Drawer {
 
 /// Draws a state machine.
 pub fn draw(machine: &StateMachine, format: Format) -> String {
-    let mut d = Drawer { format, clusters: Vec::new(), ids: HashMap::new(), out: String::new(), edges: Vec::new() };
+    draw_run(machine, format, None)
+}
+
+/// Draws a state machine with an execution over it, when one is given: each state coloured by its outcome and
+/// labelled with its duration, as the console draws an execution.
+pub fn draw_run(machine: &StateMachine, format: Format, overlay: Option<&Overlay>) -> String {
+    let mut d =
+        Drawer { format, overlay, clusters: Vec::new(), ids: HashMap::new(), out: String::new(), edges: Vec::new() };
     match format {
         Format::Mermaid => {
             d.out.push_str("flowchart TD\n");
@@ -223,6 +297,12 @@ pub fn draw(machine: &StateMachine, format: Format) -> String {
         d.edge(&end, "stop", Edge::Next, "");
     }
     match format {
+        Format::Mermaid if overlay.is_some() => {
+            for outcome in [Outcome::Succeeded, Outcome::Caught, Outcome::Failed, Outcome::Running, Outcome::NotRun] {
+                let (fill, stroke) = colours(outcome);
+                d.out.push_str(&format!("  classDef {} fill:{fill},stroke:{stroke}\n", class(outcome)));
+            }
+        }
         Format::Mermaid => {
             d.out.push_str("  classDef succeed fill:#d4edda,stroke:#2e7d32\n");
             d.out.push_str("  classDef fail fill:#f8d7da,stroke:#c0392b\n");

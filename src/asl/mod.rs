@@ -6,6 +6,7 @@
 
 pub mod choice;
 pub mod diff;
+pub mod execution;
 pub mod graph;
 pub mod intrinsic;
 pub mod model;

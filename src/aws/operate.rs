@@ -26,6 +26,8 @@ pub const POLL: Duration = Duration::from_secs(3);
 pub struct Event {
     /// The event's id (1, 2, ...).
     pub id: i64,
+    /// The previous event of its state or branch.
+    pub previous_event_id: i64,
     /// Its type, e.g. `TaskStateEntered`.
     pub kind: String,
     /// When it happened, RFC 3339.
@@ -50,6 +52,7 @@ impl Event {
         let scheduled = e.task_scheduled_event_details();
         Event {
             id: e.id(),
+            previous_event_id: e.previous_event_id(),
             kind: e.r#type().as_str().to_string(),
             timestamp: e.timestamp().fmt(DateTimeFormat::DateTime).unwrap_or_default(),
             state: e
@@ -96,6 +99,41 @@ pub async fn history(aws: &Aws, execution_arn: &str) -> anyhow::Result<Vec<Event
         events.extend(page.events().iter().map(Event::from_sdk));
     }
     Ok(events)
+}
+
+/// An execution as `amali graph --run` draws it: the definition it ran, its history as overlay steps, and whether
+/// it has ended.
+pub async fn execution_for_graph(
+    aws: &Aws,
+    execution_arn: &str,
+) -> anyhow::Result<(String, Vec<crate::asl::execution::Step>, bool)> {
+    let machine = aws
+        .sfn
+        .describe_state_machine_for_execution()
+        .execution_arn(execution_arn)
+        .send()
+        .await
+        .map_err(|e| anyhow!("cannot read the definition of {execution_arn}: {}", describe_error(&e)))?;
+    let execution = aws
+        .sfn
+        .describe_execution()
+        .execution_arn(execution_arn)
+        .send()
+        .await
+        .map_err(|e| anyhow!("cannot read {execution_arn}: {}", describe_error(&e)))?;
+    let finished = execution.status() != &ExecutionStatus::Running;
+    let steps = history(aws, execution_arn)
+        .await?
+        .into_iter()
+        .map(|e| crate::asl::execution::Step {
+            id: e.id,
+            previous: e.previous_event_id,
+            timestamp: chrono::DateTime::parse_from_rfc3339(&e.timestamp).ok().map(|t| t.with_timezone(&chrono::Utc)),
+            kind: e.kind,
+            state: e.state,
+        })
+        .collect();
+    Ok((machine.definition().to_string(), steps, finished))
 }
 
 /// The execution ARN of the execution named `name` of `env`'s state machine.

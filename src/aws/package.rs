@@ -29,7 +29,7 @@ pub fn lambda_zip(binary: &Path) -> anyhow::Result<LambdaZip> {
     let code = std::fs::read(binary).map_err(|e| {
         anyhow::anyhow!(
             "cannot read {} ({e}): build the stage binaries for Lambda first \
-             (cargo build --release -p amali-jobs --target x86_64-unknown-linux-musl) and pass --artifacts DIR",
+             (cargo build --profile dist -p amali-jobs --target x86_64-unknown-linux-musl) and pass --artifacts DIR",
             binary.display()
         )
     })?;

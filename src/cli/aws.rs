@@ -460,6 +460,18 @@ pub fn redrive(
     })
 }
 
+/// The definition, history steps and whether it ended, of an execution in AWS (`amali graph --run ARN`).
+pub fn execution_for_graph(
+    env: &EnvConfig,
+    aws_args: &AwsArgs,
+    execution_arn: &str,
+) -> anyhow::Result<(String, Vec<crate::asl::execution::Step>, bool)> {
+    runtime()?.block_on(async {
+        let aws = Aws::connect(env, aws_args.endpoint_url.as_deref()).await;
+        operate::execution_for_graph(&aws, execution_arn).await
+    })
+}
+
 /// The definition deployed for `env` (the alias's version, else the latest), as JSON.
 pub fn deployed_definition(config: &Config, env: &str, aws_args: &AwsArgs) -> anyhow::Result<Value> {
     let env = config.env(env)?.clone();
