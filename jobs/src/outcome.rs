@@ -64,9 +64,24 @@ impl Outcome {
 
     /// The stage's error: the first failure's kind, with every failed table named in the message.
     pub fn error(&self) -> Option<StageError> {
+        let (_, first) = self.failures.first()?;
+        Some(StageError::new(first.kind, self.message()?))
+    }
+
+    /// The tables' summaries and the stage's error (as [`Outcome::error`] gives it), keeping the first failure's
+    /// source.
+    pub fn into_parts(mut self) -> (Vec<TableSummary>, Option<StageError>) {
+        let Some(message) = self.message() else { return (self.tables, None) };
+        let (_, mut first) = self.failures.remove(0);
+        first.message = message;
+        (self.tables, Some(first))
+    }
+
+    /// The failure message: the one failure's, or every failed table's with its error.
+    fn message(&self) -> Option<String> {
         let (first_table, first) = self.failures.first()?;
         let name = |t: &str, e: &StageError| if t.is_empty() { e.message.clone() } else { format!("table {t}: {e}") };
-        let message = if self.failures.len() == 1 {
+        Some(if self.failures.len() == 1 {
             name(first_table, first)
         } else {
             format!(
@@ -74,8 +89,7 @@ impl Outcome {
                 self.failures.len(),
                 self.failures.iter().map(|(t, e)| name(t, e)).collect::<Vec<_>>().join("; ")
             )
-        };
-        Some(StageError::new(first.kind, message))
+        })
     }
 }
 

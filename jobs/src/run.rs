@@ -65,7 +65,16 @@ where
             ExitCode::SUCCESS
         }
         Some(e) => {
+            // The message, then what it came from (a driver's, delta-rs's or DataFusion's error) when that says more.
             eprintln!("error: {}: {}", e.error_name(), e.message);
+            let mut source = std::error::Error::source(&e);
+            while let Some(cause) = source {
+                let text = cause.to_string();
+                if !e.message.contains(&text) {
+                    eprintln!("  caused by: {text}");
+                }
+                source = cause.source();
+            }
             ExitCode::from(e.exit_code())
         }
     }
@@ -89,9 +98,9 @@ fn summarize(
     outcome: Outcome,
     clock: Instant,
 ) -> (RunSummary, Option<StageError>) {
-    let error = outcome.error();
+    let (tables, error) = outcome.into_parts();
     let named = error.as_ref().map(|e| (e.error_name(), e.message.clone()));
-    let summary = RunSummary::new(stage, run_id, &logical_date, clock.elapsed().as_secs_f64(), outcome.tables, named);
+    let summary = RunSummary::new(stage, run_id, &logical_date, clock.elapsed().as_secs_f64(), tables, named);
     (summary, error)
 }
 

@@ -296,12 +296,12 @@ fn build_stages_if_missing(quiet: bool) -> anyhow::Result<()> {
     let target_dir = profile_dir.parent().ok_or_else(|| anyhow!("amali is not in a cargo target directory"))?;
     let release = profile_dir.file_name().is_some_and(|n| n == "release");
     if !quiet {
-        eprintln!("building the stage binaries (first run only; `cargo build --workspace --bins` does the same) ...");
+        eprintln!("building the stage binaries (first run only; `cargo build -p amali-jobs --bins` does the same) ...");
     }
     let mut command = std::process::Command::new(cargo);
-    // The whole workspace, as `cargo run` resolved it (its default members): the dependencies amali shares with the
-    // stages are reused, not compiled again with other features.
-    command.args(["build", "--workspace", "--bins"]).env("CARGO_TARGET_DIR", target_dir);
+    // Only the stages' package: building the workspace here would compile amali's own dependencies again with the
+    // features the stages add to them (`cargo run` resolved them for amali alone).
+    command.args(["build", "-p", "amali-jobs", "--bins"]).env("CARGO_TARGET_DIR", target_dir);
     if release {
         command.arg("--release");
     }

@@ -22,6 +22,8 @@ use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 use deltalake::datafusion::common::ScalarValue;
 use deltalake::datafusion::prelude::{DataFrame, SessionContext, ident, lit};
 
+use amali_core::stage::StageErrorKind;
+
 use crate::error::{Result, StageError, df_err};
 
 pub use upsert::{FILE_BYTES, Upsert, UpsertMetrics, null_safe, write_in_key_order};
@@ -43,17 +45,18 @@ pub const META_RUN_ID: &str = "amali.run_id";
 /// Columns that may never be written to the lake, whatever the configuration says.
 pub const FORBIDDEN_COLUMNS: &[&str] = &["password"];
 
-/// Maps a delta-rs error: storage and commit conflicts are transient, the rest are bugs or bad data.
+/// Maps a delta-rs error (kept as the source): storage and commit conflicts are transient, the rest are bugs or bad
+/// data.
 pub fn from_delta(context: &str, e: deltalake::DeltaTableError) -> StageError {
     use deltalake::DeltaTableError as E;
-    let text = format!("{context}: {e}");
-    match e {
+    let kind = match &e {
         E::ObjectStore { .. } | E::Io { .. } | E::VersionAlreadyExists(_) | E::Transaction { .. } => {
-            StageError::transient(text)
+            StageErrorKind::Transient
         }
-        E::Arrow { .. } | E::SchemaMismatch { .. } | E::Parquet { .. } => StageError::data(text),
-        _ => StageError::internal(text),
-    }
+        E::Arrow { .. } | E::SchemaMismatch { .. } | E::Parquet { .. } => StageErrorKind::Data,
+        _ => StageErrorKind::Internal,
+    };
+    StageError::new(kind, format!("{context}: {e}")).caused_by(e)
 }
 
 /// The lake root and the tables in it.
