@@ -56,14 +56,6 @@ impl TaskRecord {
         }
     }
 
-    /// The result, when the call succeeded.
-    pub fn result(&self) -> Option<&Value> {
-        match &self.outcome {
-            TaskOutcome::Succeeded { result } => Some(result),
-            TaskOutcome::Failed { .. } => None,
-        }
-    }
-
     /// Reads a `tasks.jsonl` text; lines that are not records (a line cut short by a crash) are skipped.
     pub fn parse_lines(text: &str) -> Vec<TaskRecord> {
         text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()

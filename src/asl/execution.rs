@@ -44,7 +44,8 @@ impl Step {
     }
 }
 
-fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+/// An RFC 3339 timestamp of a history event.
+pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&Utc))
 }
 

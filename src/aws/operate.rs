@@ -128,7 +128,7 @@ pub async fn execution_for_graph(
         .map(|e| crate::asl::execution::Step {
             id: e.id,
             previous: e.previous_event_id,
-            timestamp: chrono::DateTime::parse_from_rfc3339(&e.timestamp).ok().map(|t| t.with_timezone(&chrono::Utc)),
+            timestamp: crate::asl::execution::parse_time(&e.timestamp),
             kind: e.kind,
             state: e.state,
         })

@@ -10,4 +10,4 @@ pub mod load;
 pub mod pause;
 pub mod silver;
 
-pub use crate::outcome::{Outcome, TABLES_AT_ONCE, each_table, each_table_after, table_span};
+pub use crate::outcome::{Outcome, each_table_after, table_span};

@@ -25,6 +25,7 @@ use deltalake::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use deltalake::arrow::util::display::array_value_to_string;
 use deltalake::datafusion::datasource::MemTable;
 use deltalake::datafusion::prelude::SessionContext;
+use deltalake::kernel::StructType;
 use deltalake::kernel::Transaction;
 use deltalake::kernel::transaction::CommitProperties;
 use deltalake::protocol::SaveMode;
@@ -159,11 +160,12 @@ async fn conform(
         return Ok(());
     };
     let existing = lake.open(SILVER, name).await?;
-    check_drift(name, &bronze, existing.as_ref())?;
     let bronze_schema = bronze.snapshot().map_err(|e| from_delta("snapshot", e))?.schema();
+    check_drift(name, &bronze_schema, existing.as_ref())?;
+    // The table's columns that bronze has.
     let columns: Vec<&crate::schema::Column> =
         table.columns.iter().filter(|c| bronze_schema.field(c.name).is_some()).collect();
-    let incoming = read_new_rows(ctx, table, &bronze, existing.as_ref()).await?;
+    let incoming = read_new_rows(ctx, table, &bronze, &bronze_schema, &columns, existing.as_ref()).await?;
     summary.rows_read = incoming.rows as u64;
     let Some(newest) = incoming.newest else {
         summary.note = Some("no new bronze rows".into());
@@ -176,8 +178,8 @@ async fn conform(
         }
         return Ok(());
     };
-    let violations = check_rules(ctx, lake, table, &columns, rules, &incoming, existing.as_ref()).await?;
-    let sorted = sort_out(table, rules, incoming, violations)?;
+    let broken = check_rules(ctx, lake, table, &columns, rules, &incoming, existing.as_ref()).await?;
+    let sorted = sort_out(table, rules, incoming, broken)?;
     if let Some(list) = &sorted.warnings {
         tracing::warn!(table = name, rules = %list, "quality warnings");
         summary.note = Some(format!("warnings: {list}"));
@@ -193,9 +195,8 @@ async fn conform(
 }
 
 /// Schema drift: a column bronze lost or retyped fails the table before anything is written.
-fn check_drift(name: &str, bronze: &DeltaTable, existing: Option<&DeltaTable>) -> Result<()> {
+fn check_drift(name: &str, bronze_schema: &StructType, existing: Option<&DeltaTable>) -> Result<()> {
     let Some(silver) = existing else { return Ok(()) };
-    let bronze_schema = bronze.snapshot().map_err(|e| from_delta("snapshot", e))?.schema();
     let silver_schema = silver.snapshot().map_err(|e| from_delta("snapshot", e))?.schema();
     for field in silver_schema.fields().filter(|f| !f.name().starts_with('_')) {
         match bronze_schema.field(field.name()) {
@@ -235,6 +236,8 @@ async fn read_new_rows(
     ctx: &SessionContext,
     table: &'static Table,
     bronze: &DeltaTable,
+    bronze_schema: &StructType,
+    columns: &[&crate::schema::Column],
     existing: Option<&DeltaTable>,
 ) -> Result<Incoming> {
     let name = table.name;
@@ -242,10 +245,7 @@ async fn read_new_rows(
         Some(t) => lake::txn_version(t, &app_id(name)).await?,
         None => None,
     };
-    let bronze_schema = bronze.snapshot().map_err(|e| from_delta("snapshot", e))?.schema();
     register(ctx, "bronze_t", bronze).await?;
-    let columns: Vec<&crate::schema::Column> =
-        table.columns.iter().filter(|c| bronze_schema.field(c.name).is_some()).collect();
     // Columns bronze gained that the app schema does not know yet: carried into silver as they are (strings
     // trimmed), which evolves the silver table's schema on the upsert.
     let added: Vec<(String, bool)> = bronze_schema
@@ -253,7 +253,7 @@ async fn read_new_rows(
         .filter(|f| !f.name().starts_with('_') && table.column(f.name()).is_none())
         .map(|f| (f.name().clone(), *f.data_type() == deltalake::kernel::DataType::STRING))
         .collect();
-    let mut select = conformed_select(&columns);
+    let mut select = conformed_select(columns);
     select.extend(added.iter().map(|(c, text)| if *text { format!("trim({0}) AS {0}", q(c)) } else { q(c) }));
     let since = match last {
         Some(micros) => {
@@ -297,8 +297,8 @@ async fn read_new_rows(
     Ok(Incoming { batches, offsets, rows, newest })
 }
 
-/// Runs every rule of the table in one query over the incoming rows: for each rule, the positions of the rows that
-/// break it. Registers `incoming` (the rows, numbered), `all_rows` (the table as this run's upsert would leave it,
+/// Runs every rule of the table in one query over the incoming rows: for each rule, why a row breaks it and the
+/// positions of the rows that do. Registers `incoming` (the rows, numbered), `all_rows` (the table as this run's upsert would leave it,
 /// for unique rules) and each relationships rule's parent rows.
 async fn check_rules(
     ctx: &SessionContext,
@@ -308,7 +308,7 @@ async fn check_rules(
     rules: &[QualityRule],
     incoming: &Incoming,
     existing: Option<&DeltaTable>,
-) -> Result<Vec<Vec<usize>>> {
+) -> Result<Vec<(String, Vec<usize>)>> {
     let name = table.name;
     // Each row carries its position (`__row`), so the checks return positions and flags, not copies of the rows.
     let numbered_schema = Arc::new(Schema::new(
@@ -367,17 +367,18 @@ async fn check_rules(
     }
     let mut flags = Vec::new();
     let mut joins = Vec::new();
+    // Each rule's reason and the rows breaking it, by position.
+    let mut broken: Vec<(String, Vec<usize>)> = Vec::new();
     for (i, rule) in rules.iter().enumerate() {
         quality::check_predicate(ctx, rule, name, "incoming").await?;
         let parent = |p: &str| format!("silver_{p}_{i}");
         let v = quality::violation(rule, &quality::Scope { table, index: i, parent: &parent })?;
         flags.push(format!("COALESCE({}, false) AS _v{i}", v.expr));
         joins.extend(v.join);
+        broken.push((v.reason, Vec::new()));
     }
-    // The rows breaking each rule, by position.
-    let mut violations: Vec<Vec<usize>> = vec![Vec::new(); rules.len()];
     if rules.is_empty() {
-        return Ok(violations);
+        return Ok(broken);
     }
     let checked_sql = format!("SELECT s.__row, {} FROM incoming s {}", flags.join(", "), joins.join(" "));
     let checked = ctx
@@ -406,11 +407,12 @@ async fn check_rules(
                 .as_any()
                 .downcast_ref::<BooleanArray>()
                 .ok_or_else(|| StageError::internal(format!("the flag of {} is not a boolean", rule.id(name))))?;
-            violations[i]
+            broken[i]
+                .1
                 .extend(v.values().set_indices().filter(|r| v.is_valid(*r)).map(|r| positions.value(r) as usize));
         }
     }
-    Ok(violations)
+    Ok(broken)
 }
 
 /// A quarantined row: the rule, why, its key and the row as JSON.
@@ -439,7 +441,7 @@ fn sort_out(
     table: &'static Table,
     rules: &[QualityRule],
     incoming: Incoming,
-    violations: Vec<Vec<usize>>,
+    broken: Vec<(String, Vec<usize>)>,
 ) -> Result<Sorted> {
     let name = table.name;
     let Incoming { batches, offsets, rows: rows_in, .. } = incoming;
@@ -449,7 +451,7 @@ fn sort_out(
     let mut warnings: BTreeMap<String, u64> = BTreeMap::new();
     let mut failures: BTreeMap<String, u64> = BTreeMap::new();
     let pk_index: Vec<usize> = table.primary_key.iter().filter_map(|k| batches[0].schema().index_of(k).ok()).collect();
-    for (rule, rows) in rules.iter().zip(violations) {
+    for (rule, (reason, rows)) in rules.iter().zip(broken) {
         if rows.is_empty() {
             continue;
         }
@@ -458,8 +460,6 @@ fn sort_out(
             QualityAction::Warn => *warnings.entry(id).or_default() += rows.len() as u64,
             QualityAction::Fail => *failures.entry(id).or_default() += rows.len() as u64,
             QualityAction::Quarantine => {
-                let reason =
-                    quality::violation(rule, &quality::Scope { table, index: 0, parent: &|p| p.to_string() })?.reason;
                 for position in rows {
                     let b = offsets.partition_point(|o| *o <= position) - 1;
                     let (batch, row) = (&batches[b], position - offsets[b]);
