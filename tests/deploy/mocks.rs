@@ -29,7 +29,29 @@ use aws_sdk_sfn::types::{
 };
 use aws_sdk_sns::operation::get_topic_attributes::GetTopicAttributesOutput;
 use aws_sdk_sns::operation::list_subscriptions_by_topic::ListSubscriptionsByTopicOutput;
-use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use aws_smithy_mocks::{Rule, RuleMode, mock};
+
+/// A client of `$sdk` whose calls are answered by aws-smithy-mocks rules: `mock_client!` without the SDKs'
+/// `test-util` feature, so the test build reuses the SDK crates `cargo run` compiled (each costs minutes).
+macro_rules! mock_client {
+    ($sdk:ident, $rules:expr) => {
+        mock_client!($sdk, RuleMode::Sequential, $rules)
+    };
+    ($sdk:ident, $mode:expr, $rules:expr) => {{
+        let mut interceptor = aws_smithy_mocks::MockResponseInterceptor::new().rule_mode($mode);
+        for rule in $rules {
+            interceptor = interceptor.with_rule(rule);
+        }
+        let config = $sdk::config::Config::builder()
+            .behavior_version($sdk::config::BehaviorVersion::latest())
+            .region($sdk::config::Region::new("eu-west-1"))
+            .credentials_provider($sdk::config::Credentials::new("AKIDTEST", "test", None, None, "mocks"))
+            .http_client(aws_smithy_mocks::create_mock_http_client())
+            .interceptor(interceptor)
+            .build();
+        $sdk::Client::from_conf(config)
+    }};
+}
 
 const CONFIG: &str = r#"
 [pipeline]
