@@ -10,6 +10,7 @@ pub mod error;
 pub mod fixtures;
 pub mod lake;
 pub mod models;
+pub mod money;
 pub mod outcome;
 pub mod quality;
 pub mod redshift;

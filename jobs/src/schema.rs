@@ -15,7 +15,8 @@
 //! | `datetime`        | `Timestamp(µs, "UTC")`      | `timestamp`        | `TEXT` ISO 8601, UTC         |
 //! | `timestamp`       | `Timestamp(µs, "UTC")`      | `timestamptz`      | `TEXT` ISO 8601, UTC         |
 //!
-//! Decimals are never floats anywhere. `datetime` has no time zone in MySQL; the app writes UTC, so it is read as UTC.
+//! Decimals are never floats anywhere, and money the app keeps as a `double` ([`FLOAT_MONEY`]) is a decimal from
+//! silver on ([`crate::money`]). `datetime` has no time zone in MySQL; the app writes UTC, so it is read as UTC.
 
 use deltalake::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 
@@ -165,10 +166,28 @@ impl Column {
     }
 }
 
+/// The app's money columns stored as floating point (`double`), by table and column: silver conforms them to exact
+/// decimals ([`crate::money`]). Every `double` column of the app schema is money today; a test makes a new one
+/// choose.
+pub const FLOAT_MONEY: &[(&str, &str)] = &[("orders", "total_amount")];
+
 impl Table {
     /// The column named `name`.
     pub fn column(&self, name: &str) -> Option<&'static Column> {
         self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// Whether `column` is money the app stores as a float (see [`FLOAT_MONEY`]).
+    pub fn is_float_money(&self, column: &str) -> bool {
+        FLOAT_MONEY.contains(&(self.name, column))
+    }
+
+    /// The Arrow field of `column` in silver: float money as an exact decimal, every other column as in the app.
+    pub fn silver_field(&self, column: &Column) -> Field {
+        match self.is_float_money(column.name) {
+            true => Field::new(column.name, crate::money::money_type(), column.nullable),
+            false => column.field(),
+        }
     }
 
     /// The table's Arrow schema.
@@ -1491,3 +1510,23 @@ pub static TABLES: &[Table] = &[
         ],
     },
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_float_column_of_the_app_is_money_and_every_money_column_exists() {
+        // A new `double` column must be decided: money (exact in silver) or a measurement (stays a float).
+        for table in TABLES {
+            for column in table.columns.iter().filter(|c| c.ty == Type::Double) {
+                assert!(table.is_float_money(column.name), "{}.{} is a double: is it money?", table.name, column.name);
+            }
+        }
+        for (table, column) in FLOAT_MONEY {
+            let t = TABLES.iter().find(|t| t.name == *table).expect("a money table of the app");
+            assert_eq!(t.column(column).map(|c| c.ty), Some(Type::Double), "{table}.{column}");
+            assert_eq!(t.silver_field(t.column(column).unwrap()).data_type(), &crate::money::money_type());
+        }
+    }
+}

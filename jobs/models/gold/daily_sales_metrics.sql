@@ -1,6 +1,7 @@
 -- daily_sales_metrics: per order day. daily_gmv sums each order's total once (the original summed it once per order
 -- item); order_count counts orders; completed_orders counts DELIVERED orders (the original counted 'COMPLETED', a
--- status the enum does not have, so it was always 0); average_order_value = daily_gmv / order_count.
+-- status the enum does not have, so it was always 0); average_order_value = daily_gmv / order_count, to the cent
+-- (half away from zero). Money is decimal: the same orders give the same digits in every run.
 -- additive: orders.id
 -- grain: order_year, order_month, order_day
 WITH measures AS (
@@ -20,5 +21,5 @@ SELECT order_year,
        daily_gmv,
        order_count,
        completed_orders,
-       daily_gmv / order_count AS average_order_value
+       CAST(daily_gmv / order_count AS DECIMAL(18, 2)) AS average_order_value
 FROM measures

@@ -3,7 +3,8 @@
 //!
 //! Per table, incrementally: the bronze rows ingested since the last run (the silver table's Delta transaction
 //! `amali/silver/<table>` holds the newest `_ingested_at` it has merged) are reduced to the latest version per
-//! primary key (by `updated_at`, then ingestion time), conformed (strings trimmed, emails lower-cased), checked,
+//! primary key (by `updated_at`, then ingestion time), conformed (strings trimmed, emails lower-cased, float money
+//! as exact decimals: see [`crate::money`]), checked,
 //! and MERGEd (upsert on the primary key; a table of one file is rewritten in one commit instead, see
 //! [`rewrite_one_file`]). Rows that break a `quarantine` rule go to `<lake>/silver/_quarantine` with the rule
 //! and the reason; a `fail` rule fails the table before anything is written; `warn` only counts.
@@ -34,6 +35,7 @@ use super::Outcome;
 use super::landing::selected_tables;
 use crate::error::{Result, StageError, df_err};
 use crate::lake::{self, BRONZE, Lake, SILVER, Upsert, from_delta};
+use crate::money::{self, MONEY_PRECISION, MONEY_SCALE};
 use crate::quality::{self, ordered, waits_for};
 use crate::schema::{Table, Type, quote};
 use crate::settings::Settings;
@@ -161,7 +163,7 @@ async fn conform(
     };
     let existing = lake.open(SILVER, name).await?;
     let bronze_schema = bronze.snapshot().map_err(|e| from_delta("snapshot", e))?.schema();
-    check_drift(name, &bronze_schema, existing.as_ref())?;
+    check_drift(table, &bronze_schema, existing.as_ref())?;
     // The table's columns that bronze has.
     let columns: Vec<&crate::schema::Column> =
         table.columns.iter().filter(|c| bronze_schema.field(c.name).is_some()).collect();
@@ -172,14 +174,15 @@ async fn conform(
         summary.delta_version = existing.as_ref().and_then(|t| t.version()).map(|v| v as i64);
         if existing.is_none() {
             // The table exists from the first run on, empty if its source is.
-            let schema = silver_schema(&conformed_schema(&columns));
+            let schema = silver_schema(&conformed_schema(table, &columns));
             let t = lake.open_or_create(SILVER, name, &schema, &[]).await?;
             summary.delta_version = t.version().map(|v| v as i64);
         }
         return Ok(());
     };
     let broken = check_rules(ctx, lake, table, &columns, rules, &incoming, existing.as_ref()).await?;
-    let sorted = sort_out(table, rules, incoming, broken)?;
+    let misfits = money_misfits(table, &incoming);
+    let sorted = sort_out(table, rules, incoming, broken, misfits)?;
     if let Some(list) = &sorted.warnings {
         tracing::warn!(table = name, rules = %list, "quality warnings");
         summary.note = Some(format!("warnings: {list}"));
@@ -187,15 +190,17 @@ async fn conform(
     // Quarantine first (exactly once per newest ingestion time), then the upsert that records it.
     quarantine(settings, sink, name, &sorted.quarantined, newest).await?;
     summary.rows_quarantined = sorted.set_aside as u64;
-    let rows_out: u64 = sorted.keep.iter().map(|b| b.num_rows() as u64).sum();
-    let after = upsert(settings, ctx, lake, table, existing.is_none(), sorted.keep, newest).await?;
+    let keep = conform_money(table, sorted.keep)?;
+    let rows_out: u64 = keep.iter().map(|b| b.num_rows() as u64).sum();
+    let after = upsert(settings, ctx, lake, table, existing.is_none(), keep, newest).await?;
     summary.rows_written = rows_out;
     summary.delta_version = after.version().map(|v| v as i64);
     Ok(())
 }
 
 /// Schema drift: a column bronze lost or retyped fails the table before anything is written.
-fn check_drift(name: &str, bronze_schema: &StructType, existing: Option<&DeltaTable>) -> Result<()> {
+fn check_drift(table: &Table, bronze_schema: &StructType, existing: Option<&DeltaTable>) -> Result<()> {
+    let name = table.name;
     let Some(silver) = existing else { return Ok(()) };
     let silver_schema = silver.snapshot().map_err(|e| from_delta("snapshot", e))?.schema();
     for field in silver_schema.fields().filter(|f| !f.name().starts_with('_')) {
@@ -205,6 +210,19 @@ fn check_drift(name: &str, bronze_schema: &StructType, existing: Option<&DeltaTa
                     "schema drift: bronze {name} no longer has column {}; silver keeps it, so nothing was written",
                     field.name()
                 )));
+            }
+            Some(b) if table.is_float_money(field.name()) && *b.data_type() == deltalake::kernel::DataType::DOUBLE => {
+                let money = deltalake::kernel::DataType::decimal(MONEY_PRECISION, MONEY_SCALE as u8)
+                    .map_err(|e| StageError::internal(e.to_string()))?;
+                if *field.data_type() != money {
+                    return Err(StageError::data(format!(
+                        "silver {name}.{} is {:?}, written by an amali that kept money as a float; money is \
+                         decimal({MONEY_PRECISION},{MONEY_SCALE}) now: delete the silver table (its directory \
+                         under silver/) and run the stage again to rebuild it from bronze; nothing was written",
+                        field.name(),
+                        field.data_type()
+                    )));
+                }
             }
             Some(b) if b.data_type() != field.data_type() => {
                 return Err(StageError::data(format!(
@@ -442,6 +460,7 @@ fn sort_out(
     rules: &[QualityRule],
     incoming: Incoming,
     broken: Vec<(String, Vec<usize>)>,
+    misfits: Vec<Misfit>,
 ) -> Result<Sorted> {
     let name = table.name;
     let Incoming { batches, offsets, rows: rows_in, .. } = incoming;
@@ -474,6 +493,22 @@ fn sort_out(
                     keep[position] = false;
                 }
             }
+        }
+    }
+    // Money that does not fit its decimal: always quarantined (a guess would change the amount).
+    for misfit in misfits {
+        for position in misfit.rows {
+            let b = offsets.partition_point(|o| *o <= position) - 1;
+            let (batch, row) = (&batches[b], position - offsets[b]);
+            let key = pk_index
+                .iter()
+                .map(|c| array_value_to_string(batch.column(*c), row).unwrap_or_default())
+                .collect::<Vec<_>>()
+                .join("|");
+            let row = row_json(batch, row, data_columns);
+            quarantined
+                .push((position, Quarantined { rule: misfit.rule.clone(), reason: misfit.reason.clone(), key, row }));
+            keep[position] = false;
         }
     }
     if !failures.is_empty() {
@@ -600,6 +635,74 @@ async fn upsert(
     Ok(after)
 }
 
+/// Rows whose float money does not fit a money decimal, per money column.
+struct Misfit {
+    /// The built-in rule's id, like a configured rule's (`orders.money.total_amount`).
+    rule: String,
+    /// Why.
+    reason: String,
+    /// The rows' positions among the incoming rows.
+    rows: Vec<usize>,
+}
+
+/// The incoming rows whose float money is not a number, infinite, or too large for its decimal.
+fn money_misfits(table: &Table, incoming: &Incoming) -> Vec<Misfit> {
+    let mut found = Vec::new();
+    for column in table.columns.iter().filter(|c| table.is_float_money(c.name)) {
+        let mut rows = Vec::new();
+        for (batch, start) in incoming.batches.iter().zip(&incoming.offsets) {
+            if let Ok(i) = batch.schema().index_of(column.name) {
+                rows.extend(money::misfits(batch.column(i)).into_iter().map(|r| start + r));
+            }
+        }
+        if !rows.is_empty() {
+            found.push(Misfit {
+                rule: format!("{}.money.{}", table.name, column.name),
+                reason: format!("{} is not an amount that fits decimal({MONEY_PRECISION},{MONEY_SCALE})", column.name),
+                rows,
+            });
+        }
+    }
+    found
+}
+
+/// The rows that go on with their float money as exact decimals (see [`crate::money`]).
+fn conform_money(table: &Table, batches: Vec<RecordBatch>) -> Result<Vec<RecordBatch>> {
+    let Some(first) = batches.first() else { return Ok(batches) };
+    let schema = first.schema();
+    let money: Vec<usize> = (0..schema.fields().len())
+        .filter(|i| {
+            let f = schema.field(*i);
+            table.is_float_money(f.name()) && *f.data_type() == DataType::Float64
+        })
+        .collect();
+    if money.is_empty() {
+        return Ok(batches);
+    }
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| match money.contains(&i) {
+            true => Field::new(f.name(), money::money_type(), f.is_nullable()),
+            false => f.as_ref().clone(),
+        })
+        .collect();
+    let conformed = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
+    batches
+        .iter()
+        .map(|b| {
+            let columns = b
+                .columns()
+                .iter()
+                .enumerate()
+                .map(|(i, c)| if money.contains(&i) { money::conform(c) } else { c.clone() })
+                .collect();
+            RecordBatch::try_new(conformed.clone(), columns).map_err(|e| StageError::internal(e.to_string()))
+        })
+        .collect()
+}
+
 /// The conformed select list of `columns`: strings and enum values trimmed, emails lower-cased.
 fn conformed_select(columns: &[&crate::schema::Column]) -> Vec<String> {
     columns
@@ -641,7 +744,16 @@ pub fn rebuild_sql(table: &'static Table, rules: &[QualityRule], sensitive: &[&s
         }
         joins.extend(v.join);
     }
-    let cols = columns.iter().map(|c| format!("s.{}", q(c.name))).collect::<Vec<_>>().join(", ");
+    // Money as decimal (other engines' casts round half away from zero where amali rounds half-even: they differ
+    // only on amounts that end in exactly half a cent).
+    let cols = columns
+        .iter()
+        .map(|c| match table.is_float_money(c.name) {
+            true => format!("CAST(s.{0} AS DECIMAL({MONEY_PRECISION},{MONEY_SCALE})) AS {0}", q(c.name)),
+            false => format!("s.{}", q(c.name)),
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
     let plain = columns.iter().map(|c| q(c.name)).collect::<Vec<_>>().join(", ");
     Ok(format!(
         "WITH incoming AS ({incoming}), all_rows AS (SELECT {plain} FROM incoming) SELECT {cols}, s._ingested_at FROM incoming s {} {}",
@@ -657,9 +769,9 @@ fn silver_schema(incoming: &Schema) -> Schema {
     Schema::new(fields)
 }
 
-/// The schema of the conformed rows: the table's columns bronze has, then `_ingested_at`.
-fn conformed_schema(columns: &[&crate::schema::Column]) -> Schema {
-    let mut fields: Vec<Field> = columns.iter().map(|c| c.field().with_nullable(true)).collect();
+/// The schema of the conformed rows: the table's columns bronze has (money as decimal), then `_ingested_at`.
+fn conformed_schema(table: &Table, columns: &[&crate::schema::Column]) -> Schema {
+    let mut fields: Vec<Field> = columns.iter().map(|c| table.silver_field(c).with_nullable(true)).collect();
     fields.push(Field::new("_ingested_at", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), true));
     Schema::new(fields)
 }

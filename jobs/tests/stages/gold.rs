@@ -112,10 +112,10 @@ async fn every_gold_table_has_the_expected_values() {
         let lake = lake.clone();
         async move { query(&lake, "gold", table, sql).await }
     };
-    // GMV once per order (not per item: 40.0 would be the original's), completed = DELIVERED.
+    // GMV once per order (not per item: 40.00 would be the original's), completed = DELIVERED; money to the cent.
     assert_eq!(
         gold("daily_sales_metrics", "SELECT order_year, order_month, order_day, daily_gmv, order_count, completed_orders, average_order_value FROM t").await,
-        ["2023|12|31|7.0|1|1|7.0", "2024|3|1|25.0|2|1|12.5", "2024|3|20|9.0|1|1|9.0", "2024|3|2|5.0|1|0|5.0"]
+        ["2023|12|31|7.00|1|1|7.00", "2024|3|1|25.00|2|1|12.50", "2024|3|20|9.00|1|1|9.00", "2024|3|2|5.00|1|0|5.00"]
     );
     assert_eq!(
         gold("payment_method_metrics", "SELECT * FROM t").await,
@@ -138,8 +138,8 @@ async fn every_gold_table_has_the_expected_values() {
     assert_eq!(
         gold("customer_lifetime_value", "SELECT user_id, user_full_name, user_email, address_country, total_order_amount, order_count, CAST(first_order_date AS VARCHAR), CAST(last_order_date AS VARCHAR) FROM t").await,
         [
-            "1|Ama|a@x.com|Ghana|34.0|3|2024-03-01T10:00:00Z|2024-03-20T08:00:00Z",
-            "2|Kofi|b@x.com|Nigeria|12.0|2|2023-12-31T00:00:00Z|2024-03-02T09:00:00Z"
+            "1|Ama|a@x.com|Ghana|34.00|3|2024-03-01T10:00:00Z|2024-03-20T08:00:00Z",
+            "2|Kofi|b@x.com|Nigeria|12.00|2|2023-12-31T00:00:00Z|2024-03-02T09:00:00Z"
         ]
     );
     assert_eq!(gold("vendor_application_metrics", "SELECT * FROM t").await, ["Retail|PENDING|2|2023.5"]);
@@ -154,7 +154,7 @@ async fn every_gold_table_has_the_expected_values() {
         ["Accra|true|4.0000|2|1.5"]
     );
     // Year to date relative to the logical date (2024-03-15): orders 1000 and 1001 only.
-    assert_eq!(gold("executive_dashboard_metrics", "SELECT * FROM t").await, ["2024-03-15|25.0|2|4|2|1|3.0"]);
+    assert_eq!(gold("executive_dashboard_metrics", "SELECT * FROM t").await, ["2024-03-15|25.00|2|4|2|1|3.0"]);
     assert_eq!(
         gold("fact_order_items", "SELECT count(*), sum(quantity), min(date_key), max(date_key) FROM t").await,
         ["4|6|20240301|20240302"]
@@ -462,5 +462,49 @@ async fn the_fixture_kpis_equal_an_independent_computation_over_the_app_database
         let expected = normalized(app_rows(&conn, &app_sql));
         assert!(!expected.is_empty(), "{table}: the sample data has rows for it");
         assert_eq!(normalized(query(&lake, "gold", table, &gold_sql).await), expected, "{table}");
+    }
+}
+
+/// Issue 21: money is exact. The app keeps `orders.total_amount` as a double; a float sum over it changed its last
+/// digits from one run to the next (`11896.659999999998`, then `11896.66`). Two runs over the same data must give
+/// the same gold tables, digit for digit (only the ingestion times differ), and no money column is a float.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_runs_over_the_same_data_give_identical_gold_tables_with_decimal_money() {
+    let run = || {
+        let w = Workdir::sqlite();
+        amali_jobs::fixtures::seed_sqlite(&sample_data(), &w.path().join("app.db")).unwrap();
+        for stage in ["read_from_app_database", "ingestion_from_rds", "silver_transformation", "gold_transformation"] {
+            w.run(stage, "r1");
+        }
+        w
+    };
+    let (first, second) = (run(), run());
+    let money = ["amount", "gmv", "revenue", "price", "fee", "order_value", "spent"];
+    for m in amali_jobs::models::GOLD_MODELS {
+        let rows = |w: &Workdir| {
+            let lake = w.lake();
+            async move { crate::common::table_rows(&lake, "gold", m.name, &["_ingested_at"]).await }
+        };
+        let (a, b) = (rows(&first).await, rows(&second).await);
+        assert!(!a.is_empty(), "gold {} has rows", m.name);
+        assert_eq!(a, b, "gold {} differs between two runs over the same data", m.name);
+    }
+    for (layer, names) in [
+        ("silver", schema::TABLES.iter().map(|t| t.name).collect::<Vec<_>>()),
+        ("silver", amali_jobs::models::SILVER_MODELS.iter().map(|m| m.name).collect()),
+        ("gold", amali_jobs::models::GOLD_MODELS.iter().map(|m| m.name).collect()),
+    ] {
+        for name in names {
+            let Some(t) = first.lake().open(layer, name).await.unwrap() else { continue };
+            let schema = t.snapshot().unwrap().schema();
+            for field in schema.fields().filter(|f| money.iter().any(|w| f.name().contains(w))) {
+                let ty = field.data_type();
+                assert!(
+                    *ty != deltalake::kernel::DataType::DOUBLE && *ty != deltalake::kernel::DataType::FLOAT,
+                    "{layer}/{name}.{} is money kept as a float ({ty:?})",
+                    field.name()
+                );
+            }
+        }
     }
 }

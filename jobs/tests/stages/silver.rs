@@ -80,6 +80,7 @@ const ORDERS: &[&str] = &[
     "10, 4, '2024-02-01 00:00:00', 20.5, 'DELIVERED'",
     "11, 99, '2024-02-01 00:00:00', 5, 'PENDING'",
     "12, 2, '2024-02-02 00:00:00', -3, 'REJECTED'",
+    "13, 4, '2024-02-03 00:00:00', 1e20, 'PENDING'",
 ];
 
 const RULES: &str = r#"
@@ -136,11 +137,15 @@ async fn every_rule_kind_quarantines_the_rows_that_break_it() {
     // silver either: relationships are checked against silver's rows).
     assert!(has("orders.relationships.user_id", "11"), "{quarantine:#?}");
     assert!(has("orders.range.total_amount", "12"), "{quarantine:#?}");
+    // 13's total (1e20, a double) does not fit the money decimal: built in, always quarantined, never rounded.
+    assert!(has("orders.money.total_amount", "13"), "{quarantine:#?}");
     assert!(!quarantine.iter().any(|r| r.contains("|10|")), "order 10 is clean");
     let users = table_rows(&lake, "silver", "users", &["_ingested_at", "_silver_run_id"]).await;
     assert_eq!(users.len(), 1, "only user 4 broke no quarantine rule: {users:?}");
     let orders = table_rows(&lake, "silver", "orders", &["_ingested_at", "_silver_run_id"]).await;
     assert_eq!(orders.len(), 1);
+    // Money is an exact decimal in silver: 20.5 (a double in the app) is 20.50.
+    assert!(orders[0].contains("|20.50|"), "{orders:?}");
     // The warn rule counts (user 3 was updated before it was created) without setting the row aside.
     let users_summary = tables(&silver).into_iter().find(|t| t["table"] == "users").unwrap();
     assert!(users_summary["note"].as_str().unwrap_or_default().contains("users.sql.updated_after_created: 1"));
