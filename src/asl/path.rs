@@ -86,9 +86,23 @@ impl Path {
     }
 
     /// True when the path selects at most one value: a reference path, or one whose scripts (`[(@.length-1)]`)
-    /// each compute a single index. Any other path yields an array of its matches.
+    /// each compute a single index, possibly ending in a union of names (`['a','b']`, which Jayway merges into one
+    /// object). Any other path yields an array of its matches.
     pub fn is_definite(&self) -> bool {
-        self.segments.iter().all(|s| matches!(s, Segment::Field(_) | Segment::Index(_) | Segment::Script(_)))
+        let before_last = match self.segments.split_last() {
+            Some((last, rest)) if last.is_name_union() => rest,
+            _ => &self.segments[..],
+        };
+        before_last.iter().all(|s| matches!(s, Segment::Field(_) | Segment::Index(_) | Segment::Script(_)))
+    }
+}
+
+impl Segment {
+    /// True for a union of names only (`['a','b']`). As the last step of a path, Jayway (and so Step Functions)
+    /// selects one object of those members per match, not their values one by one (its PropertyPathToken's
+    /// "multi-property merge" case).
+    pub fn is_name_union(&self) -> bool {
+        matches!(self, Segment::Union(items) if items.iter().all(|i| matches!(i, UnionItem::Field(_))))
     }
 }
 
@@ -145,6 +159,10 @@ impl Parser<'_> {
                         }
                     } else if self.eat('*') {
                         segments.push(Segment::Wildcard);
+                    } else if self.peek() == Some('[') {
+                        // Jayway, whose grammar Step Functions parses paths with, reads whatever token follows a
+                        // dot: `$.[0]` is `$[0]` and `$.Items.[0].State` is `$.Items[0].State`.
+                        continue;
                     } else {
                         let name = self.name();
                         if name.is_empty() {
@@ -395,10 +413,32 @@ mod tests {
             "$productName",
             "$product.name",
             "$.delivery-partner",
+            // A bracket right after a dot (Jayway's PathCompiler.readDotToken reads the next token, any token).
+            "$.[0]",
+            "$.Items.[0].State",
+            "$.[?(@.n > 0)]",
+            "$.[*].['a','b']",
         ] {
             assert!(Path::parse(ok).is_ok(), "{ok}: {:?}", Path::parse(ok));
         }
         for bad in ["", "a", "$.", "$[", "$.a[", "$.a[x]", "$.a[?(]", "$ .a", "$.a[0:1:0]"] {
+            assert!(Path::parse(bad).is_err(), "{bad} parsed");
+        }
+    }
+
+    #[test]
+    fn a_bracket_after_a_dot_is_the_bracket_alone() {
+        for (dotted, plain) in [
+            ("$.[0]", "$[0]"),
+            ("$.Items.[0].State", "$.Items[0].State"),
+            ("$.[?(@.n > 0)]", "$[?(@.n > 0)]"),
+            ("$.[*].['a','b']", "$[*]['a','b']"),
+            ("$$.Execution.['Input']", "$$.Execution['Input']"),
+        ] {
+            assert_eq!(Path::parse(dotted), Path::parse(plain), "{dotted}");
+        }
+        // Still refused, as Jayway refuses them: a path ending in a dot, three dots.
+        for bad in ["$.a.", "$...a", "$.[0]."] {
             assert!(Path::parse(bad).is_err(), "{bad} parsed");
         }
     }
