@@ -27,10 +27,10 @@ pub struct States<'a> {
     pub error_output: Option<&'a Value>,
 }
 
-/// The expression inside `{% %}`, if `value` is one.
+/// The expression inside `{% %}`, if `value` is one: the delimiters must be the string's first and last
+/// characters; `" {% $x %}"` is a literal string, as Step Functions reads it.
 pub fn expression(value: &Value) -> Option<&str> {
-    let s = value.as_str()?.trim();
-    s.strip_prefix("{%")?.strip_suffix("%}").map(str::trim)
+    value.as_str()?.strip_prefix("{%")?.strip_suffix("%}").map(str::trim)
 }
 
 /// Evaluates one expression.

@@ -45,12 +45,10 @@ pub static ALL: &[&dyn Rule] = &[
     &query_language::QueryLanguage,
 ];
 
-/// True for a JSONata expression string: `{% ... %}`.
+/// True for a JSONata expression string: `{% ... %}`, the delimiters first and last (with a space before `{%` or
+/// after `%}` the string is a literal, as Step Functions reads it).
 pub(crate) fn is_jsonata(value: &Value) -> bool {
-    value.as_str().is_some_and(|s| {
-        let t = s.trim();
-        t.starts_with("{%") && t.ends_with("%}") && t.len() >= 4
-    })
+    value.as_str().is_some_and(|s| s.starts_with("{%") && s.ends_with("%}") && s.len() >= 4)
 }
 
 /// The JSON type of a value, for messages.

@@ -57,8 +57,9 @@ const EVALUATED: &[&str] = &[
 fn unclosed(value: &Value, location: &str, out: &mut Vec<Diagnostic>) {
     match value {
         Value::String(s) => {
-            let t = s.trim();
-            if t.starts_with("{%") && !t.ends_with("%}") {
+            // Only a string that starts with `{%` is an expression; one that ends in spaces after `%}` is a literal.
+            let t = s.as_str();
+            if t.starts_with("{%") && !t.trim_end().ends_with("%}") {
                 out.push(Diagnostic::error(
                     SCHEMA,
                     RULE,
