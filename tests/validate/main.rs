@@ -74,6 +74,30 @@ fn each_rule_reports_its_problem(#[case] fixture: &str, #[case] code: &str, #[ca
     );
 }
 
+/// Definitions Step Functions accepted and ran (issue 23: executions recorded on AWS) that amali used to refuse:
+/// tolerated-failure fields on an inline Map, and the legacy `Iterator` beside a DISTRIBUTED processor config.
+/// They pass with a warning, as AWS's validator never rejected them.
+#[rstest]
+#[case::tolerance_on_inline_map(
+    r#"{"StartAt": "M", "States": {"M": {"Type": "Map", "ToleratedFailureCount": 1, "ToleratedFailurePercentage": 10,
+       "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Succeed"}}}, "End": true}}}"#,
+    "/States/M/ToleratedFailureCount"
+)]
+#[case::iterator_in_distributed_mode(
+    r#"{"StartAt": "M", "States": {"M": {"Type": "Map", "Iterator": {"ProcessorConfig": {"Mode": "DISTRIBUTED",
+       "ExecutionType": "STANDARD"}, "StartAt": "P", "States": {"P": {"Type": "Succeed"}}}, "End": true}}}"#,
+    "/States/M/Iterator"
+)]
+fn what_aws_runs_passes_with_a_warning(#[case] definition: &str, #[case] location: &str) {
+    let r = validate::validate(definition, false);
+    assert!(r.is_valid(), "{:#?}", found(&r));
+    assert!(
+        r.diagnostics.iter().any(|d| d.location == location && d.severity == Severity::Warning),
+        "no warning at {location}: {:#?}",
+        found(&r)
+    );
+}
+
 #[rstest]
 #[case::task_timeout("task-timeout", "LINT_TASK_WITHOUT_TIMEOUT", "/States/Job")]
 #[case::task_retry("task-retry", "LINT_NO_RETRY", "/States/Job")]

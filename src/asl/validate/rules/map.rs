@@ -90,24 +90,31 @@ impl Rule for MapState {
                     }
                 }
             }
+            // Step Functions accepted and ran both of the following (executions recorded on AWS, issue 23): a
+            // validator must never refuse what AWS runs, so they are warnings.
             if processor_key == "Iterator" && distributed {
-                out.push(Diagnostic::error(
+                out.push(Diagnostic::warning(
                     SCHEMA,
                     RULE,
                     state.at(&["Iterator"]),
-                    "DISTRIBUTED mode needs ItemProcessor, not the legacy Iterator",
+                    "Iterator is the legacy name of ItemProcessor; Step Functions runs it in DISTRIBUTED mode too, \
+                     but its documentation names ItemProcessor",
                 ));
             }
             if !distributed {
                 for key in DISTRIBUTED_ONLY.iter().filter(|k| state.field(k).is_some()) {
-                    out.push(Diagnostic::error(
-                        SCHEMA,
-                        RULE,
-                        state.at(&[key]),
-                        format!(
-                            "{key} is for DISTRIBUTED mode only; set ItemProcessor.ProcessorConfig.Mode to DISTRIBUTED"
-                        ),
-                    ));
+                    let message = format!(
+                        "{key} is for DISTRIBUTED mode only; set ItemProcessor.ProcessorConfig.Mode to DISTRIBUTED"
+                    );
+                    match key.starts_with("ToleratedFailure") {
+                        true => out.push(Diagnostic::warning(
+                            SCHEMA,
+                            RULE,
+                            state.at(&[key]),
+                            format!("{message} (an inline Map fails at its first failed iteration)"),
+                        )),
+                        false => out.push(Diagnostic::error(SCHEMA, RULE, state.at(&[key]), message)),
+                    }
                 }
             }
             integer_field(state, "MaxConcurrency", 0, if distributed { 10_000 } else { 99_999_999 }, RULE, &mut out);
