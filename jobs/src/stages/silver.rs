@@ -470,6 +470,9 @@ fn sort_out(
     let mut warnings: BTreeMap<String, u64> = BTreeMap::new();
     let mut failures: BTreeMap<String, u64> = BTreeMap::new();
     let pk_index: Vec<usize> = table.primary_key.iter().filter_map(|k| batches[0].schema().index_of(k).ok()).collect();
+    // The rows to set aside: each quarantine rule's, then money that does not fit its decimal (always quarantined:
+    // a guess would change the amount).
+    let mut aside: Vec<(String, String, Vec<usize>)> = Vec::new();
     for (rule, (reason, rows)) in rules.iter().zip(broken) {
         if rows.is_empty() {
             continue;
@@ -478,26 +481,12 @@ fn sort_out(
         match rule.action {
             QualityAction::Warn => *warnings.entry(id).or_default() += rows.len() as u64,
             QualityAction::Fail => *failures.entry(id).or_default() += rows.len() as u64,
-            QualityAction::Quarantine => {
-                for position in rows {
-                    let b = offsets.partition_point(|o| *o <= position) - 1;
-                    let (batch, row) = (&batches[b], position - offsets[b]);
-                    let key = pk_index
-                        .iter()
-                        .map(|c| array_value_to_string(batch.column(*c), row).unwrap_or_default())
-                        .collect::<Vec<_>>()
-                        .join("|");
-                    let row_json = row_json(batch, row, data_columns);
-                    quarantined
-                        .push((position, Quarantined { rule: id.clone(), reason: reason.clone(), key, row: row_json }));
-                    keep[position] = false;
-                }
-            }
+            QualityAction::Quarantine => aside.push((id, reason, rows)),
         }
     }
-    // Money that does not fit its decimal: always quarantined (a guess would change the amount).
-    for misfit in misfits {
-        for position in misfit.rows {
+    aside.extend(misfits.into_iter().map(|m| (m.rule, m.reason, m.rows)));
+    for (id, reason, rows) in aside {
+        for position in rows {
             let b = offsets.partition_point(|o| *o <= position) - 1;
             let (batch, row) = (&batches[b], position - offsets[b]);
             let key = pk_index
@@ -506,8 +495,7 @@ fn sort_out(
                 .collect::<Vec<_>>()
                 .join("|");
             let row = row_json(batch, row, data_columns);
-            quarantined
-                .push((position, Quarantined { rule: misfit.rule.clone(), reason: misfit.reason.clone(), key, row }));
+            quarantined.push((position, Quarantined { rule: id.clone(), reason: reason.clone(), key, row }));
             keep[position] = false;
         }
     }
