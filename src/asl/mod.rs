@@ -11,6 +11,7 @@ pub mod graph;
 pub mod intrinsic;
 pub mod model;
 pub mod path;
+pub mod substitutions;
 pub mod validate;
 
 pub use choice::{ChoiceRule, Comparison, ComparisonOp, OperandKind};

@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use super::ExitStatus;
 use crate::asl;
+use crate::asl::substitutions;
 use crate::interp::clock::{Clock, RealClock, VirtualClock};
 use crate::interp::handlers::{Handlers, MockConfig, MockHandler, SnsHandler};
 use crate::interp::{Options, Status, execute};
@@ -47,6 +48,13 @@ pub struct ExecArgs {
     /// Append SNS notifications (sns:publish tasks that no mock answers) to this JSON-lines file
     #[arg(long, value_name = "FILE")]
     pub notifications: Option<PathBuf>,
+    /// A value for a CloudFormation `${NAME}` placeholder (DefinitionSubstitutions), replaced before the run;
+    /// repeatable. Every placeholder needs one
+    #[arg(long = "substitute", value_name = "NAME=VALUE")]
+    pub substitute: Vec<String>,
+    /// A JSON object of placeholder values (the shape of DefinitionSubstitutions); --substitute wins over it
+    #[arg(long, value_name = "FILE")]
+    pub substitutions: Option<PathBuf>,
 }
 
 /// Reads `--input`: JSON text or @FILE.
@@ -66,6 +74,19 @@ fn prepare(args: &ExecArgs) -> anyhow::Result<(asl::StateMachine, Value, Options
         std::fs::read_to_string(&args.definition)
             .with_context(|| format!("cannot read {}", args.definition.display()))?
     };
+    let text = substitutions::apply(&text, &substitutions::collect(args.substitutions.as_deref(), &args.substitute)?);
+    // Placeholders left without a value stay as text (a mocked Task does not need its Resource); say so.
+    let left = substitutions::placeholders(&text);
+    let hint = match left.is_empty() {
+        true => String::new(),
+        false => {
+            let names = left.iter().map(|n| format!("${{{n}}}")).collect::<Vec<_>>().join(", ");
+            eprintln!(
+                "warning: DefinitionSubstitutions placeholders without a value: {names} (--substitute NAME=VALUE)"
+            );
+            format!("\n  (it has placeholders without a value: {names}; give them with --substitute NAME=VALUE)")
+        }
+    };
     let report = asl::validate::validate(&text, false);
     if !report.is_valid() {
         let problems: Vec<String> = report
@@ -74,7 +95,11 @@ fn prepare(args: &ExecArgs) -> anyhow::Result<(asl::StateMachine, Value, Options
             .filter(|d| d.severity == asl::validate::Severity::Error)
             .map(|d| format!("  {} at {}: {}", d.code, d.location, d.message))
             .collect();
-        return Err(anyhow!("{} is not a valid state machine:\n{}", args.definition.display(), problems.join("\n")));
+        return Err(anyhow!(
+            "{} is not a valid state machine:\n{}{hint}",
+            args.definition.display(),
+            problems.join("\n")
+        ));
     }
     let machine = asl::parse(&text).map_err(|e| anyhow!("{}: {e}", args.definition.display()))?;
     let input = read_input(&args.input)?;

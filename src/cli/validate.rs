@@ -7,6 +7,7 @@ use clap::{Args, ValueEnum};
 use serde::Serialize;
 
 use super::ExitStatus;
+use crate::asl::substitutions;
 use crate::asl::validate::{self, Report, Severity};
 
 /// Output formats of reports.
@@ -31,6 +32,13 @@ pub struct ValidateArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// A value for a CloudFormation `${NAME}` placeholder (DefinitionSubstitutions), replaced before checking;
+    /// repeatable. Without one, a Resource that is a placeholder passes with a warning
+    #[arg(long = "substitute", value_name = "NAME=VALUE")]
+    pub substitute: Vec<String>,
+    /// A JSON object of placeholder values (the shape of DefinitionSubstitutions); --substitute wins over it
+    #[arg(long, value_name = "FILE")]
+    pub substitutions: Option<PathBuf>,
 }
 
 #[derive(Serialize)]
@@ -42,6 +50,7 @@ struct FileReport {
 
 /// Runs `amali validate`.
 pub fn run(args: ValidateArgs) -> anyhow::Result<ExitStatus> {
+    let values = substitutions::collect(args.substitutions.as_deref(), &args.substitute)?;
     let mut reports = Vec::new();
     let mut unreadable = false;
     for file in &args.files {
@@ -53,7 +62,10 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<ExitStatus> {
             std::fs::read_to_string(file)
         };
         match text {
-            Ok(text) => reports.push(FileReport { file: name, report: validate::validate(&text, args.lint) }),
+            Ok(text) => {
+                let text = substitutions::apply(&text, &values);
+                reports.push(FileReport { file: name, report: validate::validate(&text, args.lint) })
+            }
             Err(e) => {
                 eprintln!("error: cannot read {name}: {e}");
                 unreadable = true;

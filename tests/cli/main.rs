@@ -216,3 +216,60 @@ fn graph_draws_the_pipeline() {
         .code(2)
         .stderr(predicate::str::contains("amali validate"));
 }
+
+/// A definition written for CloudFormation (`AWS::StepFunctions::StateMachine` with DefinitionSubstitutions, as AWS's
+/// sample templates ship them): its `${Name}` placeholders pass `validate` with a warning, and `--substitute` /
+/// `--substitutions` give them values the way CloudFormation replaces them, as text, before Step Functions reads it.
+#[test]
+fn definition_substitutions_are_placeholders_until_given_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let definition = dir.path().join("template.asl.json");
+    std::fs::write(
+        &definition,
+        r#"{"StartAt": "Check", "States": {"Check": {"Type": "Task", "Resource": "${CheckFunctionArn}",
+            "ResultPath": "$.checked", "Next": "Done"}, "Done": {"Type": "Pass", "End": true}}}"#,
+    )
+    .unwrap();
+    let file = definition.to_str().unwrap();
+    amali().args(["validate", file]).assert().success().stdout(
+        predicate::str::contains("valid (1 warning)")
+            .and(predicate::str::contains("--substitute CheckFunctionArn=ARN")),
+    );
+    amali()
+        .args([
+            "validate",
+            file,
+            "--substitute",
+            "CheckFunctionArn=arn:aws:lambda:eu-west-1:123456789012:function:check",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("valid").and(predicate::str::contains("warning").not()));
+    // A value that is not an ARN is checked like any Resource.
+    amali()
+        .args(["validate", file, "--substitute", "CheckFunctionArn=not-an-arn"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("INVALID_RESOURCE"));
+    // The file form, DefinitionSubstitutions' shape; exec runs the substituted definition with a mocked task.
+    let subs = dir.path().join("subs.json");
+    std::fs::write(&subs, r#"{"CheckFunctionArn": "arn:aws:lambda:eu-west-1:123456789012:function:check"}"#).unwrap();
+    let mocks = dir.path().join("mocks.json");
+    std::fs::write(
+        &mocks,
+        r#"{"StateMachines": {"T": {"TestCases": {"ok": {"Check": "Fine"}}}},
+            "MockedResponses": {"Fine": {"0": {"Return": {"ok": true}}}}}"#,
+    )
+    .unwrap();
+    amali()
+        .args(["exec", file, "--substitutions", subs.to_str().unwrap(), "--input", r#"{"id": 1}"#])
+        .args(["--mock-config", mocks.to_str().unwrap(), "--test-case", "ok"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(r#""output":{"id":1,"checked":{"ok":true}}"#));
+    amali()
+        .args(["validate", file, "--substitute", "novalue"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("NAME=VALUE"));
+}

@@ -15,7 +15,7 @@ pub struct ResourceArn;
 pub fn arn_problem(arn: &str) -> Option<String> {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     if parts.len() < 6 || parts[0] != "arn" {
-        let hint = if arn.starts_with("${") { "; substitute DefinitionSubstitutions before validating" } else { "" };
+        let hint = if arn.contains("${") { "; give its placeholders values with --substitute NAME=VALUE" } else { "" };
         return Some(format!("{arn:?} is not an ARN (arn:partition:service:region:account:resource){hint}"));
     }
     if !parts[1].starts_with("aws") {
@@ -46,7 +46,19 @@ impl Rule for ResourceArn {
             if state.is_jsonata() && is_jsonata(&Value::String(resource.clone())) {
                 continue;
             }
-            if let Some(message) = arn_problem(resource) {
+            if crate::asl::substitutions::is_placeholder(resource) {
+                // A CloudFormation template's definition: DefinitionSubstitutions fills it in at deploy time.
+                out.push(Diagnostic::warning(
+                    "INVALID_RESOURCE",
+                    RULE,
+                    state.at(&["Resource"]),
+                    format!(
+                        "{resource} is a DefinitionSubstitutions placeholder; pass --substitute {}=ARN to check the \
+                         ARN it stands for",
+                        &resource[2..resource.len() - 1]
+                    ),
+                ));
+            } else if let Some(message) = arn_problem(resource) {
                 out.push(Diagnostic::error("INVALID_RESOURCE", RULE, state.at(&["Resource"]), message));
             }
         }
