@@ -35,6 +35,12 @@ pub fn expression(value: &Value) -> Option<&str> {
 
 /// Evaluates one expression.
 pub fn eval_expr(expr: &str, states: &States<'_>, vars: &Vars) -> Result<Value, StatesError> {
+    Ok(eval_defined(expr, states, vars)?.unwrap_or(Value::Null))
+}
+
+/// Evaluates one expression; `None` when it returns nothing (JSONata's undefined: a missing field, an unbound
+/// variable).
+fn eval_defined(expr: &str, states: &States<'_>, vars: &Vars) -> Result<Option<Value>, StatesError> {
     let arena = Bump::new();
     let program = jsonata_rs::JsonAta::new(expr, &arena)
         .map_err(|e| StatesError::query(format!("cannot parse the JSONata expression {expr:?}: {e}")))?;
@@ -61,9 +67,10 @@ pub fn eval_expr(expr: &str, states: &States<'_>, vars: &Vars) -> Result<Value, 
         .evaluate(None, Some(&bindings))
         .map_err(|e| StatesError::query(format!("the JSONata expression {expr:?} failed: {e}")))?;
     if result.is_undefined() {
-        return Ok(Value::Null);
+        return Ok(None);
     }
     serde_json::from_str(&result.serialize(false))
+        .map(Some)
         .map_err(|e| StatesError::query(format!("the JSONata expression {expr:?} gave a value that is not JSON: {e}")))
 }
 
@@ -168,10 +175,14 @@ fn sfn_parse<'a>(ctx: FunctionContext<'a, '_>, args: &[&'a JValue<'a>]) -> jsona
     Ok(to_jsonata(ctx.arena, &value))
 }
 
-/// Evaluates a JSONata field: every `{% %}` string in it, recursively; other values are copied.
+/// Evaluates a JSONata field (`Output`, `Arguments`, `Assign`): every `{% %}` string in it, recursively; other
+/// values are copied. An expression that returns nothing (a missing field, an unbound variable) is
+/// `States.QueryEvaluationError`, never a silent null (issue 23, from executions recorded on AWS).
 pub fn eval(value: &Value, states: &States<'_>, vars: &Vars) -> Result<Value, StatesError> {
     if let Some(expr) = expression(value) {
-        return eval_expr(expr, states, vars);
+        return eval_defined(expr, states, vars)?.ok_or_else(|| {
+            StatesError::query(format!("the JSONata expression '{expr}' returned nothing (an undefined value)"))
+        });
     }
     match value {
         Value::Object(m) => {
