@@ -46,53 +46,49 @@ pub fn collect(file: Option<&Path>, pairs: &[String]) -> anyhow::Result<Substitu
 
 /// `text` with every `${Name}` that `values` has replaced by its value, as CloudFormation does.
 pub fn apply(text: &str, values: &Substitutions) -> String {
-    if values.is_empty() {
-        return text.to_string();
-    }
     let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find("${") {
-        out.push_str(&rest[..at]);
-        let after = &rest[at + 2..];
-        match after.find('}').map(|end| (&after[..end], end)) {
-            Some((name, end)) if values.contains_key(name) => {
-                out.push_str(&values[name]);
-                rest = &after[end + 1..];
-            }
-            _ => {
-                out.push_str("${");
-                rest = after;
-            }
+    let mut copied = 0;
+    for (at, end, name) in spans(text) {
+        if let Some(value) = values.get(name) {
+            out.push_str(&text[copied..at]);
+            out.push_str(value);
+            copied = end;
         }
     }
-    out.push_str(rest);
+    out.push_str(&text[copied..]);
     out
 }
 
-/// The names of the `${Name}` placeholders left in `text` (a name is letters, digits, `_`, `.`, `:` and `-`, as
-/// CloudFormation's logical ids, parameters and attributes are).
+/// The names of the `${Name}` placeholders in `text`, each once, in order.
 pub fn placeholders(text: &str) -> Vec<String> {
-    let mut names = Vec::new();
-    let mut rest = text;
-    while let Some(at) = rest.find("${") {
-        let after = &rest[at + 2..];
-        match after.find('}') {
-            Some(end)
-                if end > 0
-                    && after[..end]
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-')) =>
-            {
-                let name = after[..end].to_string();
-                if !names.contains(&name) {
-                    names.push(name);
-                }
-                rest = &after[end + 1..];
-            }
-            _ => rest = after,
+    let mut names: Vec<String> = Vec::new();
+    for (_, _, name) in spans(text) {
+        if !names.iter().any(|n| n == name) {
+            names.push(name.to_string());
         }
     }
     names
+}
+
+/// Each `${Name}` of `text`: where it starts, where it ends and the name (letters, digits, `_`, `.`, `:` and `-`,
+/// as CloudFormation's logical ids, parameters and attributes are).
+fn spans(text: &str) -> impl Iterator<Item = (usize, usize, &str)> {
+    let mut from = 0;
+    std::iter::from_fn(move || {
+        while let Some(found) = text[from..].find("${") {
+            let at = from + found;
+            let rest = &text[at + 2..];
+            from = at + 2;
+            if let Some(len) = rest.find('}')
+                && len > 0
+                && rest[..len].chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-'))
+            {
+                from = at + 2 + len + 1;
+                return Some((at, from, &rest[..len]));
+            }
+        }
+        None
+    })
 }
 
 /// True when `value` is exactly one placeholder, `${Name}`.

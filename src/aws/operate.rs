@@ -8,6 +8,7 @@ use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, ContainerOverride, LaunchType, NetworkConfiguration, TaskOverride,
 };
 use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput;
 use aws_sdk_sfn::primitives::DateTimeFormat;
 use aws_sdk_sfn::types::{ExecutionListItem, ExecutionStatus, HistoryEvent};
 use serde::Serialize;
@@ -114,14 +115,7 @@ pub async fn execution_for_graph(
         .send()
         .await
         .map_err(|e| anyhow!("cannot read the definition of {execution_arn}: {}", describe_error(&e)))?;
-    let execution = aws
-        .sfn
-        .describe_execution()
-        .execution_arn(execution_arn)
-        .send()
-        .await
-        .map_err(|e| anyhow!("cannot read {execution_arn}: {}", describe_error(&e)))?;
-    let finished = execution.status() != &ExecutionStatus::Running;
+    let finished = describe(aws, execution_arn).await?.status() != &ExecutionStatus::Running;
     let steps = history(aws, execution_arn)
         .await?
         .into_iter()
@@ -134,6 +128,16 @@ pub async fn execution_for_graph(
         })
         .collect();
     Ok((machine.definition().to_string(), steps, finished))
+}
+
+/// DescribeExecution of `execution_arn`.
+async fn describe(aws: &Aws, execution_arn: &str) -> anyhow::Result<DescribeExecutionOutput> {
+    aws.sfn
+        .describe_execution()
+        .execution_arn(execution_arn)
+        .send()
+        .await
+        .map_err(|e| anyhow!("cannot read {execution_arn}: {}", describe_error(&e)))
 }
 
 /// The execution ARN of the execution named `name` of `env`'s state machine.
@@ -249,13 +253,7 @@ pub async fn follow(aws: &Aws, execution_arn: &str, show: &mut dyn FnMut(&Event)
                 seen = e.id;
             }
         }
-        let out = aws
-            .sfn
-            .describe_execution()
-            .execution_arn(execution_arn)
-            .send()
-            .await
-            .map_err(|e| anyhow!("cannot read {execution_arn}: {}", describe_error(&e)))?;
+        let out = describe(aws, execution_arn).await?;
         if *out.status() != ExecutionStatus::Running && *out.status() != ExecutionStatus::PendingRedrive {
             let events = history(aws, execution_arn).await?;
             for e in events.iter().filter(|e| e.id > seen) {

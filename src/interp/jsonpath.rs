@@ -43,19 +43,17 @@ pub fn eval_parsed(path: &Path, text: &str, scope: Scope<'_>, field: &str) -> Re
     let matches: Vec<Value> = match path.segments.split_last() {
         // A union of names as the last step selects one object per match, with those of the names it has (Jayway's
         // multi-property merge): `$['a','b']` of {"a":1,"b":2,"c":3} is {"a":1,"b":2}, not [1,2].
-        Some((Segment::Union(items), rest)) if path.segments.last().is_some_and(Segment::is_name_union) => {
-            select(root, rest)
-                .into_iter()
-                .filter_map(|v| v.as_object())
-                .map(|m| {
-                    let picked = items.iter().filter_map(|item| match item {
-                        UnionItem::Field(name) => m.get(name).map(|v| (name.clone(), v.clone())),
-                        UnionItem::Index(_) => None,
-                    });
-                    Value::Object(picked.collect())
-                })
-                .collect()
-        }
+        Some((last @ Segment::Union(items), rest)) if last.is_name_union() => select(root, rest)
+            .into_iter()
+            .filter_map(|v| v.as_object())
+            .map(|m| {
+                let picked = items.iter().filter_map(|item| match item {
+                    UnionItem::Field(name) => m.get(name).map(|v| (name.clone(), v.clone())),
+                    UnionItem::Index(_) => None,
+                });
+                Value::Object(picked.collect())
+            })
+            .collect(),
         _ => select(root, &path.segments).into_iter().cloned().collect(),
     };
     if path.is_definite() {

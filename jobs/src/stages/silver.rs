@@ -635,18 +635,18 @@ struct Misfit {
 
 /// The incoming rows whose float money is not a number, infinite, or too large for its decimal.
 fn money_misfits(table: &Table, incoming: &Incoming) -> Vec<Misfit> {
+    let Some(first) = incoming.batches.first() else { return Vec::new() };
     let mut found = Vec::new();
-    for column in table.columns.iter().filter(|c| table.is_float_money(c.name)) {
+    for i in float_money(table, &first.schema()) {
         let mut rows = Vec::new();
         for (batch, start) in incoming.batches.iter().zip(&incoming.offsets) {
-            if let Ok(i) = batch.schema().index_of(column.name) {
-                rows.extend(money::misfits(batch.column(i)).into_iter().map(|r| start + r));
-            }
+            rows.extend(money::misfits(batch.column(i)).into_iter().map(|r| start + r));
         }
         if !rows.is_empty() {
+            let name = first.schema().field(i).name().clone();
             found.push(Misfit {
-                rule: format!("{}.money.{}", table.name, column.name),
-                reason: format!("{} is not an amount that fits decimal({MONEY_PRECISION},{MONEY_SCALE})", column.name),
+                rule: format!("{}.money.{name}", table.name),
+                reason: format!("{name} is not an amount that fits decimal({MONEY_PRECISION},{MONEY_SCALE})"),
                 rows,
             });
         }
@@ -654,16 +654,17 @@ fn money_misfits(table: &Table, incoming: &Incoming) -> Vec<Misfit> {
     found
 }
 
+/// The positions of `schema`'s float money columns (Float64 in bronze, money in the app schema).
+fn float_money(table: &Table, schema: &Schema) -> Vec<usize> {
+    let is_money = |f: &Field| table.is_float_money(f.name()) && *f.data_type() == DataType::Float64;
+    schema.fields().iter().enumerate().filter(|(_, f)| is_money(f)).map(|(i, _)| i).collect()
+}
+
 /// The rows that go on with their float money as exact decimals (see [`crate::money`]).
 fn conform_money(table: &Table, batches: Vec<RecordBatch>) -> Result<Vec<RecordBatch>> {
     let Some(first) = batches.first() else { return Ok(batches) };
     let schema = first.schema();
-    let money: Vec<usize> = (0..schema.fields().len())
-        .filter(|i| {
-            let f = schema.field(*i);
-            table.is_float_money(f.name()) && *f.data_type() == DataType::Float64
-        })
-        .collect();
+    let money = float_money(table, &schema);
     if money.is_empty() {
         return Ok(batches);
     }

@@ -151,6 +151,17 @@ async fn every_rule_kind_quarantines_the_rows_that_break_it() {
     assert!(users_summary["note"].as_str().unwrap_or_default().contains("users.sql.updated_after_created: 1"));
 }
 
+/// The crafted app database under `rules`, landed and ingested, then `silver_transformation` expected to fail: the
+/// work directory, the stage's process output and its summary.
+fn silver_with(rules: &str) -> (Workdir, std::process::Output, Value) {
+    let w = crafted(rules, USERS, ORDERS);
+    w.run("read_from_app_database", "r1");
+    w.run("ingestion_from_rds", "r1");
+    let out = w.stage("silver_transformation", "r1").output().unwrap();
+    let summary = common::summary("silver_transformation", &out, false);
+    (w, out, summary)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fail_rule_fails_the_table_before_anything_is_written() {
     let rules = r#"
@@ -160,12 +171,8 @@ column = "total_amount"
 min = 0
 action = "fail"
 "#;
-    let w = crafted(rules, USERS, ORDERS);
-    w.run("read_from_app_database", "r1");
-    w.run("ingestion_from_rds", "r1");
-    let out = w.stage("silver_transformation", "r1").output().unwrap();
+    let (w, out, summary) = silver_with(rules);
     assert_eq!(out.status.code(), Some(65), "a data failure exits 65");
-    let summary = common::summary("silver_transformation", &out, false);
     assert_eq!(summary["error"], "Amali.DataError");
     assert!(summary["cause"].as_str().unwrap().contains("orders.range.total_amount"), "{summary}");
     assert!(w.lake().open("silver", "orders").await.unwrap().is_none(), "nothing written for orders");
@@ -183,11 +190,7 @@ name = "positive_total"
 predicate = "total_amont >= 0"
 action = "quarantine"
 "#;
-    let w = crafted(rules, USERS, ORDERS);
-    w.run("read_from_app_database", "r1");
-    w.run("ingestion_from_rds", "r1");
-    let out = w.stage("silver_transformation", "r1").output().unwrap();
-    let summary = common::summary("silver_transformation", &out, false);
+    let (w, out, summary) = silver_with(rules);
     assert_eq!(summary["error"], "Amali.ConfigError", "{summary}");
     assert_eq!(out.status.code(), Some(78));
     let cause = summary["cause"].as_str().unwrap();
