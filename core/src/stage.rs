@@ -11,6 +11,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::names::ErrorName;
 
+/// Bytes that every stage binary able to serve Lambda invocations carries (amali-jobs built with its `aws`
+/// feature). `amali deploy` refuses to package a binary without them: the local build would fail every invocation.
+pub const SERVES_LAMBDA: &str = "amali-stage:serves-lambda:v1";
+
 /// One step of the AmaliMart pipeline, each a binary of the `jobs` crate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

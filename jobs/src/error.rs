@@ -53,6 +53,15 @@ impl StageError {
         Self::new(StageErrorKind::Internal, message)
     }
 
+    /// What a stage built without the `aws` feature says when the configuration asks it for AWS (`what`: "read a
+    /// lake on S3", ...): a configuration error that says how to build the stages that can.
+    pub fn without_aws(what: &str) -> Self {
+        Self::config(format!(
+            "cannot {what}: these stage binaries were built without AWS support (the local build); build them with \
+             `cargo build -p amali-jobs --bins --features aws` (the stages image and Lambda packages are)"
+        ))
+    }
+
     /// The name Step Functions sees (`Amali.TransientError`, ...).
     pub fn error_name(&self) -> String {
         self.kind.error_name().as_str().to_string()

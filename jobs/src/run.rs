@@ -12,7 +12,9 @@ use std::time::Instant;
 
 use amali_core::stage::Stage;
 use amali_core::summary::RunSummary;
+#[cfg(feature = "aws")]
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
+#[cfg(feature = "aws")]
 use serde_json::Value;
 use tracing::Instrument;
 
@@ -28,10 +30,27 @@ where
     F: Fn(Settings) -> Fut,
     Fut: Future<Output = Outcome>,
 {
-    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+    if under_lambda() {
+        #[cfg(feature = "aws")]
         return serve_lambda(stage, body);
+        #[cfg(not(feature = "aws"))]
+        return cannot_serve_lambda();
     }
     main(stage, parse(), body)
+}
+
+/// Whether AWS Lambda runs this process (it sets `AWS_LAMBDA_RUNTIME_API`).
+pub fn under_lambda() -> bool {
+    std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some()
+}
+
+/// What a stage built without the `aws` feature does when Lambda runs it: says why it cannot serve, and exits with
+/// the code of a configuration error.
+#[cfg(not(feature = "aws"))]
+pub fn cannot_serve_lambda() -> ExitCode {
+    let e = StageError::without_aws("serve Lambda invocations");
+    eprintln!("error: {}: {}", e.error_name(), e.message);
+    ExitCode::from(e.exit_code())
 }
 
 /// Runs `stage` with `args`: `body` does the work.
@@ -106,6 +125,7 @@ fn summarize(
 
 /// Runs one Lambda invocation of `stage`: the payload's arguments resolved as a process's are, `body` does the
 /// work; the answer is the run summary, or the stage's error name and message.
+#[cfg(feature = "aws")]
 pub async fn invoke<F, Fut>(stage: Stage, payload: &Value, body: F) -> Result<Value, Diagnostic>
 where
     F: FnOnce(Settings) -> Fut,
@@ -126,6 +146,7 @@ where
     }
 }
 
+#[cfg(feature = "aws")]
 fn serve_lambda<F, Fut>(stage: Stage, body: F) -> ExitCode
 where
     F: Fn(Settings) -> Fut,
@@ -137,11 +158,14 @@ where
 }
 
 /// Serves Lambda invocations with `handler` until the runtime API goes away (exit 70 when it fails).
+#[cfg(feature = "aws")]
 pub fn serve<H, Fut>(handler: H) -> ExitCode
 where
     H: Fn(LambdaEvent<Value>) -> Fut,
     Fut: Future<Output = Result<Value, Diagnostic>>,
 {
+    // Keeps the marker `amali deploy` looks for in the binary (see `SERVES_LAMBDA`).
+    std::hint::black_box(amali_core::stage::SERVES_LAMBDA);
     match runtime().map(|rt| rt.block_on(lambda_runtime::run(service_fn(handler)))) {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(e)) => {

@@ -39,8 +39,15 @@ impl Secret {
     }
 }
 
+/// Without the `aws` feature there is no Secrets Manager client: a configuration error that says so.
+#[cfg(not(feature = "aws"))]
+fn from_secrets_manager(_arn: &str) -> Result<Secret> {
+    Err(StageError::without_aws("read a password from AWS Secrets Manager"))
+}
+
 /// Reads a secret from AWS Secrets Manager. Stages resolve secrets while they prepare, sometimes inside the async
 /// runtime, so the call runs on a thread of its own with its own small runtime.
+#[cfg(feature = "aws")]
 fn from_secrets_manager(arn: &str) -> Result<Secret> {
     let region = arn.split(':').nth(3).unwrap_or_default().to_string();
     let id = arn.to_string();
@@ -74,6 +81,7 @@ fn from_secrets_manager(arn: &str) -> Result<Secret> {
 }
 
 /// The password in a secret's value: the `password` field of a JSON object, else the value itself.
+#[cfg(any(feature = "aws", test))]
 fn password_field(value: &str) -> String {
     serde_json::from_str::<serde_json::Value>(value)
         .ok()
@@ -104,6 +112,14 @@ mod tests {
         assert_eq!(s.expose(), "hunter2");
         let err = Secret::resolve("hunter2").unwrap_err().to_string();
         assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    #[cfg(not(feature = "aws"))]
+    #[test]
+    fn a_local_build_cannot_read_secrets_manager_and_says_which_build_can() {
+        let e = Secret::resolve("arn:aws:secretsmanager:us-east-1:123456789012:secret:db").unwrap_err();
+        assert_eq!(e.error_name(), "Amali.ConfigError");
+        assert!(e.message.contains("Secrets Manager") && e.message.contains("--features aws"), "{e}");
     }
 
     #[test]

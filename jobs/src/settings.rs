@@ -40,6 +40,7 @@ impl Settings {
     /// Resolves arguments against the configuration (a bad one is `Amali.ConfigError`).
     pub fn resolve(args: &StageArgs) -> Result<Settings> {
         let run = RunContext::resolve(args)?;
+        check_lake(&run.data.lake)?;
         Ok(Settings {
             env: run.env,
             data: run.data,
@@ -83,6 +84,14 @@ impl Settings {
     }
 }
 
+/// Whether this build can reach the lake: one on S3 needs the `aws` feature (delta-rs's S3 object store).
+pub fn check_lake(lake: &str) -> Result<()> {
+    if cfg!(not(feature = "aws")) && lake.starts_with("s3://") {
+        return Err(StageError::without_aws(&format!("use the lake {lake}")));
+    }
+    Ok(())
+}
+
 /// The lake root: `s3://` and other URLs as they are; a path made absolute against `workdir`.
 pub fn lake_root(lake: &str, workdir: &Path) -> String {
     if lake.contains("://") {
@@ -97,6 +106,19 @@ pub fn lake_root(lake: &str, workdir: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_local_build_refuses_a_lake_on_s3_saying_how_to_build_one_that_can() {
+        assert!(check_lake("lake").is_ok());
+        let result = check_lake("s3://amalimart-lake/delta");
+        if cfg!(feature = "aws") {
+            assert!(result.is_ok());
+        } else {
+            let e = result.unwrap_err();
+            assert_eq!(e.error_name(), "Amali.ConfigError");
+            assert!(e.message.contains("s3://amalimart-lake/delta") && e.message.contains("--features aws"), "{e}");
+        }
+    }
 
     #[test]
     fn lake_roots() {

@@ -1,5 +1,6 @@
 //! `pause_clusters` on AWS, against moto_server: the RDS instance stops and the Redshift cluster pauses, a second
 //! call succeeds without doing anything, resume starts them, and nothing is paused while another execution runs.
+#![cfg(feature = "aws")]
 
 mod common;
 

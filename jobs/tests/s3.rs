@@ -1,5 +1,6 @@
 //! AWS through moto_server (the AWS API emulator on this machine): the lake on S3, conditional puts included, where
 //! the first two stages write bronze exactly as they do to a directory; and passwords from Secrets Manager.
+#![cfg(feature = "aws")]
 
 mod common;
 

@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::deploy::{LIVE, live, point_alias, version_number};
-use super::{Aws, describe_error};
+use super::{Aws, StartOn, describe_error};
 use crate::config::EnvConfig;
 use crate::stage::Stage;
 
@@ -156,17 +156,6 @@ pub struct RunRequest {
     pub force: bool,
     /// What to start.
     pub on: StartOn,
-}
-
-/// What an execution starts on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StartOn {
-    /// The alias `live`: the deployed version (the default).
-    Live,
-    /// The state machine's latest revision (the unqualified ARN).
-    Latest,
-    /// A version.
-    Version(u64),
 }
 
 /// An execution `amali run` found or started.

@@ -13,6 +13,8 @@ use sha2::{Digest, Sha256};
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, ZipWriter};
 
+use crate::stage::SERVES_LAMBDA;
+
 /// A zipped Lambda function.
 #[derive(Debug, Clone)]
 pub struct LambdaZip {
@@ -29,12 +31,21 @@ pub fn lambda_zip(binary: &Path) -> anyhow::Result<LambdaZip> {
     let code = std::fs::read(binary).map_err(|e| {
         anyhow::anyhow!(
             "cannot read {} ({e}): build the stage binaries for Lambda first \
-             (cargo build --profile dist -p amali-jobs --target x86_64-unknown-linux-musl) and pass --artifacts DIR",
+             (cargo build --profile dist -p amali-jobs --features aws --target x86_64-unknown-linux-musl) and pass --artifacts DIR",
             binary.display()
         )
     })?;
     if code.is_empty() {
         bail!("{} is empty: it is not a stage binary", binary.display());
+    }
+    let marker = SERVES_LAMBDA.as_bytes();
+    if !code.windows(marker.len()).any(|w| w == marker) {
+        bail!(
+            "{} cannot serve Lambda invocations (it was built without AWS support, as the local build is): build \
+             the stages with `cargo build --profile dist -p amali-jobs --features aws --target \
+             x86_64-unknown-linux-musl` and pass --artifacts DIR",
+            binary.display()
+        );
     }
     let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
     let options = SimpleFileOptions::default()
@@ -56,12 +67,12 @@ mod tests {
     fn the_same_binary_gives_the_same_zip() {
         let dir = tempfile::tempdir().unwrap();
         let bin = dir.path().join("pause_clusters");
-        std::fs::write(&bin, b"\x7fELF not really").unwrap();
+        std::fs::write(&bin, format!("\x7fELF not really {SERVES_LAMBDA}")).unwrap();
         let a = lambda_zip(&bin).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(1100));
         let b = lambda_zip(&bin).unwrap();
         assert_eq!(a.sha256, b.sha256);
-        std::fs::write(&bin, b"\x7fELF another").unwrap();
+        std::fs::write(&bin, format!("\x7fELF another {SERVES_LAMBDA}")).unwrap();
         assert_ne!(lambda_zip(&bin).unwrap().sha256, a.sha256);
         let mut archive = zip::ZipArchive::new(Cursor::new(a.bytes)).unwrap();
         let entry = archive.by_index(0).unwrap();
@@ -73,5 +84,14 @@ mod tests {
     fn a_missing_binary_says_how_to_build_it() {
         let err = lambda_zip(Path::new("/nonexistent/pause_clusters")).unwrap_err().to_string();
         assert!(err.contains("--artifacts"), "{err}");
+    }
+
+    #[test]
+    fn a_binary_of_the_local_build_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("pause_clusters");
+        std::fs::write(&bin, b"\x7fELF built without the aws feature").unwrap();
+        let err = lambda_zip(&bin).unwrap_err().to_string();
+        assert!(err.contains("cannot serve Lambda") && err.contains("--features aws"), "{err}");
     }
 }

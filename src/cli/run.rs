@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use super::aws::{self, AwsArgs};
 use super::{ExitStatus, GlobalArgs, tools};
 use crate::asl::{self, StateMachine};
-use crate::aws::operate::StartOn;
+use crate::aws::StartOn;
 use crate::config::{Config, EnvConfig};
 use crate::interp::clock::{Clock, RealClock, VirtualClock};
 use crate::interp::handlers::{Handlers, SnsHandler, TaskHandler, TaskRequest};

@@ -273,3 +273,24 @@ fn definition_substitutions_are_placeholders_until_given_values() {
         .failure()
         .stderr(predicate::str::contains("NAME=VALUE"));
 }
+
+/// The local build (no `aws` feature) keeps every AWS command in `--help` and refuses it before reading anything,
+/// naming the build that has it: a usage error (2), never a half-done deploy.
+#[cfg(not(feature = "aws"))]
+#[test]
+fn aws_commands_in_the_local_build_say_how_to_get_them() {
+    for args in [
+        &["deploy", "--env", "dev", "--dry-run"][..],
+        &["status", "--env", "dev"],
+        &["run", "--env", "dev"],
+        &["diff", "deployed:dev", "asl/dev.asl.json"],
+    ] {
+        amali()
+            .args(args)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("built without AWS support"))
+            .stderr(predicate::str::contains("--features aws"));
+    }
+    amali().args(["deploy", "--help"]).assert().success().stdout(predicate::str::contains("--dry-run"));
+}

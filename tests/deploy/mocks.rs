@@ -8,7 +8,7 @@ use amali::aws::deploy::{self, Action, Target};
 use amali::aws::package::lambda_zip;
 use amali::aws::{Aws, CallLog, operate};
 use amali::config::Config;
-use amali::stage::Stage;
+use amali::stage::{SERVES_LAMBDA, Stage};
 use aws_sdk_glue::operation::get_job::{GetJobError, GetJobOutput};
 use aws_sdk_glue::operation::update_job::UpdateJobOutput;
 use aws_sdk_glue::types::{Job, JobCommand};
@@ -78,7 +78,7 @@ fn target(artifacts: &Path) -> Target {
     let config = Config::parse(CONFIG, "test").unwrap();
     let env = config.env("mocked").unwrap().clone();
     let definition = amali::asl::render(&amali::pipeline::build(&config, &env).unwrap());
-    std::fs::write(artifacts.join("pause_clusters"), b"\x7fELF pause").unwrap();
+    std::fs::write(artifacts.join("pause_clusters"), format!("\x7fELF pause {SERVES_LAMBDA}")).unwrap();
     Target { env, definition, artifacts: artifacts.to_path_buf(), image: None }
 }
 

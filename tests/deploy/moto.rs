@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
+use amali::stage::SERVES_LAMBDA;
 use assert_cmd::Command;
 use serde_json::{Value, json};
 
@@ -141,7 +142,8 @@ impl Project {
         let artifacts = dir.path().join("artifacts");
         std::fs::create_dir(&artifacts).unwrap();
         for stage in amali::stage::Stage::ALL {
-            std::fs::write(artifacts.join(stage.name()), format!("\x7fELF stand-in for {stage}")).unwrap();
+            std::fs::write(artifacts.join(stage.name()), format!("\x7fELF stand-in for {stage} {SERVES_LAMBDA}"))
+                .unwrap();
         }
         Project { dir }
     }
@@ -282,7 +284,7 @@ fn deploy_is_idempotent_publishes_versions_and_rolls_back() {
     assert_eq!(mutating, ["SFN.UpdateStateMachine", "SFN.UpdateStateMachineAlias"]);
 
     // A new pause_clusters binary: only that function's code is uploaded.
-    std::fs::write(project.artifacts().join("pause_clusters"), "\x7fELF a newer pause_clusters").unwrap();
+    std::fs::write(project.artifacts().join("pause_clusters"), format!("\x7fELF a newer one {SERVES_LAMBDA}")).unwrap();
     let code_change = project.deploy_json(&moto, "moto", &["--yes"]);
     assert_eq!(changed(&code_change), vec![("Lambda function".into(), "moto-pause_clusters".into(), "update".into())]);
     let mutating: Vec<String> = serde_json::from_value(code_change["calls"]["mutating_calls"].clone()).unwrap();

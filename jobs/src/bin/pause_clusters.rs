@@ -4,11 +4,17 @@
 
 use std::process::ExitCode;
 
-use amali_core::stage::{Stage, StageErrorKind};
+use amali_core::stage::Stage;
+#[cfg(feature = "aws")]
+use amali_core::stage::StageErrorKind;
 use amali_jobs::settings::StageArgs;
 use amali_jobs::stages::pause::{self, Action, Cluster};
-use clap::{Parser, ValueEnum};
+use clap::Parser;
+#[cfg(feature = "aws")]
+use clap::ValueEnum;
+#[cfg(feature = "aws")]
 use lambda_runtime::{Diagnostic, LambdaEvent};
+#[cfg(feature = "aws")]
 use serde_json::{Value, json};
 
 /// Stop the internal RDS and pause Redshift once the loads are done (or start them again).
@@ -34,6 +40,7 @@ struct Cli {
 }
 
 /// One Lambda invocation: the payload the state machine sends. The answer is the run summary, as for every stage.
+#[cfg(feature = "aws")]
 async fn handle(event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
     let p = event.payload;
     let fail = |message: String| Diagnostic {
@@ -58,9 +65,14 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
 }
 
 fn main() -> ExitCode {
-    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
-        amali_jobs::telemetry::init();
-        return amali_jobs::run::serve(handle);
+    if amali_jobs::run::under_lambda() {
+        #[cfg(feature = "aws")]
+        {
+            amali_jobs::telemetry::init();
+            return amali_jobs::run::serve(handle);
+        }
+        #[cfg(not(feature = "aws"))]
+        return amali_jobs::run::cannot_serve_lambda();
     }
     let cli = Cli::parse();
     let (action, targets, execution) = (cli.action, cli.targets.clone(), cli.execution.clone());

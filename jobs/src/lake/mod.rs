@@ -8,8 +8,6 @@
 
 mod upsert;
 
-use std::sync::Once;
-
 use deltalake::DeltaTable;
 use deltalake::arrow::array::RecordBatch;
 use deltalake::arrow::datatypes::Schema;
@@ -65,12 +63,18 @@ pub struct Lake {
     root: String,
 }
 
-static REGISTER: Once = Once::new();
+/// Registers delta-rs's S3 object store, once per process.
+#[cfg(feature = "aws")]
+fn register_s3() {
+    static REGISTER: std::sync::Once = std::sync::Once::new();
+    REGISTER.call_once(|| deltalake::aws::register_handlers(None));
+}
 
 impl Lake {
     /// The lake at `root` (an absolute directory or a URL such as `s3://bucket/prefix`).
     pub fn new(root: impl Into<String>) -> Self {
-        REGISTER.call_once(|| deltalake::aws::register_handlers(None));
+        #[cfg(feature = "aws")]
+        register_s3();
         Lake { root: root.into() }
     }
 

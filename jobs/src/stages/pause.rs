@@ -49,12 +49,18 @@ pub fn running_elsewhere(workdir: &Path, this_run: &str) -> Vec<String> {
         .collect()
 }
 
-/// Runs the stage: locally for SQLite databases, against AWS for servers.
+/// Runs the stage: locally for SQLite databases, against AWS for servers (built without the `aws` feature, each
+/// server is refused with a configuration error that says how to build the stages that can pause it).
+#[cfg_attr(not(feature = "aws"), allow(unused_variables))]
 pub async fn run(settings: &Settings, action: Action, targets: &[Cluster], execution: Option<&str>) -> Outcome {
     let local = [&settings.data.internal_database, &settings.data.warehouse]
         .iter()
         .all(|u| matches!(Target::parse(u, &settings.workdir), Ok(Target::Sqlite(_))));
-    if local { run_local(settings, action, targets) } else { aws::run(settings, action, targets, execution).await }
+    #[cfg(feature = "aws")]
+    if !local {
+        return aws::run(settings, action, targets, execution).await;
+    }
+    run_local(settings, action, targets)
 }
 
 /// The local run: says what it would do.
@@ -87,10 +93,7 @@ pub fn run_local(settings: &Settings, action: Action, targets: &[Cluster]) -> Ou
                 });
                 Ok(())
             }
-            Ok(_) => Err(StageError::config(format!(
-                "{url} is a server: pausing it is the job of the pause_clusters Lambda on AWS, which this local binary \
-                 does not replace"
-            ))),
+            Ok(_) => Err(StageError::without_aws(&format!("pause the server {url} (the RDS and Redshift APIs)"))),
             Err(e) => Err(e),
         };
         tracing::info!(target = ?target, note = summary.note.as_deref().unwrap_or(""), "{action:?}");
@@ -100,6 +103,7 @@ pub fn run_local(settings: &Settings, action: Action, targets: &[Cluster]) -> Ou
 }
 
 /// The AWS side: RDS, Redshift and Step Functions APIs.
+#[cfg(feature = "aws")]
 pub mod aws {
     use aws_config::{BehaviorVersion, Region, SdkConfig};
 

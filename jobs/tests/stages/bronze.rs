@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use crate::common::{Workdir, bronze, invoke_lambda, sample_data, written};
+#[cfg(feature = "aws")]
+use crate::common::invoke_lambda;
+use crate::common::{Workdir, bronze, sample_data, written};
 use amali_jobs::fixtures;
 
 fn seeded() -> (Workdir, BTreeMap<String, u64>) {
@@ -147,6 +149,7 @@ async fn bronze_is_readable_by_python_deltalake_and_polars() {
 
 /// A stage binary is also its Lambda function: with the runtime API set it serves invocations, answering the run
 /// summary, or failing with the stage's error name as the Lambda error type.
+#[cfg(feature = "aws")]
 #[test]
 fn a_stage_binary_serves_lambda_invocations() {
     let (w, loaded) = seeded();
@@ -169,4 +172,18 @@ fn a_stage_binary_serves_lambda_invocations() {
     assert!(path.ends_with("/error"), "{path}: {error}");
     let error: serde_json::Value = serde_json::from_str(&error).unwrap();
     assert_eq!(error["errorType"], "Amali.ConfigError", "{error}");
+}
+
+/// The local build (no `aws` feature) has no Lambda runtime: run by Lambda, a stage says so and fails as a
+/// configuration error, naming the build that can serve, instead of running as a process with no arguments.
+#[cfg(not(feature = "aws"))]
+#[test]
+fn a_local_build_says_it_cannot_serve_lambda() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_read_from_app_database"))
+        .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(amali_core::stage::StageErrorKind::Config.exit_code() as i32), "{stderr}");
+    assert!(stderr.contains("Amali.ConfigError") && stderr.contains("--features aws"), "{stderr}");
 }
