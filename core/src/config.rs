@@ -309,6 +309,12 @@ pub struct DataConfig {
     /// The Redshift cluster identifier, for `pause_clusters` on AWS.
     #[serde(default)]
     pub redshift_cluster: Option<String>,
+    /// The memory a stage's queries may hold (`"6GiB"`, `"512MiB"`; `GB` and `MB` are powers of ten): past it
+    /// DataFusion's sorts and aggregations spill to local disk, and a query that cannot fails the stage with
+    /// `Amali.ConfigError` naming this setting. Default: three fifths of the memory of the machine, or of the
+    /// container when it has a lower limit (an ECS task's memory).
+    #[serde(default)]
+    pub memory_limit: Option<bytesize::ByteSize>,
 }
 
 fn default_sensitive_columns() -> Vec<String> {

@@ -106,7 +106,15 @@ pub fn df_kind(e: &deltalake::datafusion::error::DataFusionError) -> StageErrorK
 
 /// Maps a DataFusion error met while doing `context` (kind by [`df_kind`]; the error is kept as the source).
 pub fn df_err(context: &str) -> impl Fn(deltalake::datafusion::error::DataFusionError) -> StageError + '_ {
-    move |e| StageError::new(df_kind(&e), format!("{context}: {e}")).caused_by(e)
+    move |e| {
+        let hint = match e.find_root() {
+            deltalake::datafusion::error::DataFusionError::ResourcesExhausted(_) => {
+                format!("; {}", crate::memory::hint())
+            }
+            _ => String::new(),
+        };
+        StageError::new(df_kind(&e), format!("{context}: {e}{hint}")).caused_by(e)
+    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ pub mod db;
 pub mod error;
 pub mod fixtures;
 pub mod lake;
+pub mod memory;
 pub mod models;
 pub mod money;
 pub mod outcome;

@@ -344,7 +344,7 @@ pub async fn build(
 /// A context over the tables registered in `ctx`, for one build: the temporary tables a build registers
 /// (`__target`, `__changed_<input>`, ...) do not clash with another build's.
 async fn own_context(ctx: &SessionContext) -> Result<SessionContext> {
-    let own: SessionContext = deltalake::delta_datafusion::create_session().into();
+    let own = crate::memory::session_like(ctx);
     let options = ctx.state().config().options().catalog.clone();
     let names = ctx
         .catalog(&options.default_catalog)
@@ -605,7 +605,7 @@ impl Build<'_> {
         let has_null = keys.iter().any(|b| b.column(0).null_count() > 0);
         let in_keys = |column: &str| among_keys(column, "__affected", has_null);
         // The model over the affected keys only: inputs read by key are filtered to those keys.
-        let sub: SessionContext = deltalake::delta_datafusion::create_session().into();
+        let sub = crate::memory::session_like(self.ctx);
         let mem = MemTable::try_new(keys[0].schema(), vec![keys]).map_err(df_err("affected keys"))?;
         sub.register_table("__affected", Arc::new(mem)).map_err(df_err("affected keys"))?;
         // The keys' range as literals: the scans below read only the files that can hold an affected key (an
@@ -844,7 +844,7 @@ impl Build<'_> {
         measures: &str,
         reads: &[String],
     ) -> Result<(Vec<RecordBatch>, usize)> {
-        let sub: SessionContext = deltalake::delta_datafusion::create_session().into();
+        let sub = crate::memory::session_like(self.ctx);
         let mem = MemTable::try_new(units[0].schema(), vec![units.to_vec()]).map_err(df_err("units"))?;
         sub.register_table("__units", Arc::new(mem)).map_err(df_err("units"))?;
         let has_null = units.iter().any(|b| b.column(0).null_count() > 0);
@@ -893,7 +893,7 @@ impl Build<'_> {
             summary.note = Some(format!("no row of {} changed", add.described()));
             return Ok(());
         }
-        let sub: SessionContext = deltalake::delta_datafusion::create_session().into();
+        let sub = crate::memory::session_like(self.ctx);
         let provider = table.table_provider().await.map_err(df_err("scan"))?;
         sub.register_table("__old", provider).map_err(df_err("scan"))?;
         for (name, batches) in [("__after", change.after), ("__before", change.before)] {

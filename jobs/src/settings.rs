@@ -6,13 +6,18 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub use amali_core::args::StageArgs;
 use amali_core::config::{DataConfig, EnvConfig, QualityRule};
 use amali_core::context::RunContext;
 
+use deltalake::datafusion::execution::runtime_env::RuntimeEnv;
+use deltalake::datafusion::prelude::SessionContext;
+
 use crate::db::Database;
 use crate::error::{Result, StageError};
+use crate::memory::MemoryLimit;
 use crate::secret::Secret;
 
 /// Resolved settings of a stage run.
@@ -34,6 +39,10 @@ pub struct Settings {
     pub batch_rows: usize,
     /// Data-quality rules by table (`[[quality.TABLE]]`).
     pub quality: BTreeMap<String, Vec<QualityRule>>,
+    /// The memory the stage's queries may hold.
+    pub memory: MemoryLimit,
+    /// The DataFusion runtime every query of the stage runs on, its memory pool bounded by `memory`.
+    pub runtime: Arc<RuntimeEnv>,
 }
 
 impl Settings {
@@ -41,6 +50,8 @@ impl Settings {
     pub fn resolve(args: &StageArgs) -> Result<Settings> {
         let run = RunContext::resolve(args)?;
         check_lake(&run.data.lake)?;
+        let memory = MemoryLimit::resolve(run.data.memory_limit, &run.env.name);
+        let runtime = memory.runtime()?;
         Ok(Settings {
             env: run.env,
             data: run.data,
@@ -50,7 +61,14 @@ impl Settings {
             tables: args.tables.clone(),
             batch_rows: args.batch_rows,
             quality: run.config.quality,
+            memory,
+            runtime,
         })
+    }
+
+    /// A DataFusion session (delta-rs's settings) on the stage's runtime: its queries share the memory limit.
+    pub fn session(&self) -> SessionContext {
+        crate::memory::session(&self.runtime)
     }
 
     /// The database named `which` in the data section (`app_database`, `landing_database`, ...), with its

@@ -1,8 +1,6 @@
 //! `gold_transformation`: the gold KPI tables and the star schema, built by the SQL models of `jobs/models/gold/`
 //! over the silver tables (conformed tables and data products), each replaced in one Delta commit.
 
-use deltalake::datafusion::prelude::SessionContext;
-
 use super::Outcome;
 use crate::lake::Lake;
 use crate::lake::{GOLD, SILVER};
@@ -12,7 +10,7 @@ use crate::settings::Settings;
 /// Runs the stage.
 pub async fn run(settings: &Settings) -> Outcome {
     let lake = Lake::new(settings.lake_root());
-    let ctx: SessionContext = deltalake::delta_datafusion::create_session().into();
+    let ctx = settings.session();
     let names = crate::schema::TABLES.iter().map(|t| t.name).chain(SILVER_MODELS.iter().map(|m| m.name));
     match models::register_layer(&ctx, &lake, SILVER, names).await {
         Ok(inputs) => {

@@ -14,7 +14,6 @@ use tracing::Instrument;
 
 use deltalake::arrow::array::RecordBatch;
 use deltalake::arrow::datatypes::{DataType, Schema};
-use deltalake::datafusion::prelude::SessionContext;
 use futures::StreamExt;
 
 use super::Outcome;
@@ -143,7 +142,7 @@ async fn load_table(
     if url.starts_with("redshift://") {
         return load_redshift(settings, db, &table, name, version, summary).await;
     }
-    let ctx = SessionContext::new();
+    let ctx = settings.session();
     let provider = table.table_provider().await.map_err(|e| StageError::internal(format!("scan {name}: {e}")))?;
     let df = ctx.read_table(provider).map_err(|e| StageError::internal(format!("scan {name}: {e}")))?;
     let shape = shape_of(name, df.schema().as_arrow())?;
@@ -256,7 +255,7 @@ async fn load_redshift(
         .map_err(|e| StageError::transient(format!("write the manifest of {name}: {e}")))?;
     let manifest_url = log_store.to_uri(&path);
     let shape = {
-        let ctx = SessionContext::new();
+        let ctx = settings.session();
         let provider = table.table_provider().await.map_err(|e| StageError::internal(format!("scan {name}: {e}")))?;
         let df = ctx.read_table(provider).map_err(|e| StageError::internal(format!("scan {name}: {e}")))?;
         shape_of(name, df.schema().as_arrow())?

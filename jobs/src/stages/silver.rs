@@ -93,7 +93,7 @@ pub async fn run(settings: &Settings) -> Outcome {
         super::each_table_after(jobs, "merged", move |table, mut summary| {
             let (settings, lake, quarantine) = shared.clone();
             async move {
-                let ctx: SessionContext = deltalake::delta_datafusion::create_session().into();
+                let ctx = settings.session();
                 let rules = settings.quality.get(table.name).cloned().unwrap_or_default();
                 let sink = Sink { lake: &lake, quarantine: &quarantine, now };
                 let result = conform(&settings, &ctx, &sink, table, &rules, &mut summary).await;
@@ -102,7 +102,7 @@ pub async fn run(settings: &Settings) -> Outcome {
         })
         .await,
     );
-    let ctx: SessionContext = deltalake::delta_datafusion::create_session().into();
+    let ctx = settings.session();
     // The original's silver tables, from the conformed tables' current rows.
     let names: Vec<&str> = crate::schema::TABLES.iter().map(|t| t.name).collect();
     match crate::models::register_layer(&ctx, &lake, SILVER, names).await {

@@ -320,3 +320,19 @@ async fn a_column_removed_or_retyped_in_bronze_fails_naming_it_before_writing() 
         assert_eq!(before, after, "nothing written to silver users");
     }
 }
+
+/// A memory limit too small for the stage's queries fails it as a configuration error that names the limit and the
+/// setting, with nothing merged, instead of growing until the kernel kills it (issue 21: memory bounded by the
+/// configuration). 64 KiB holds no hash join of the sample data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_memory_limit_too_small_is_a_configuration_error_naming_it() {
+    let w = Workdir::with("sqlite://app.db", "sqlite://internal.db", "memory_limit = \"64KiB\"");
+    amali_jobs::fixtures::seed_sqlite(&sample_data(), &w.path().join("app.db")).unwrap();
+    w.run("read_from_app_database", "r1");
+    w.run("ingestion_from_rds", "r1");
+    let out = w.stage("silver_transformation", "r1").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "Amali.ConfigError's exit code: {stderr}");
+    assert!(stderr.contains("Amali.ConfigError"), "{stderr}");
+    assert!(stderr.contains("64.0 KiB ([env.test.data] memory_limit)"), "names the limit and the setting: {stderr}");
+}
