@@ -38,6 +38,6 @@ pub fn unavailable(command: &str) -> anyhow::Error {
     anyhow::anyhow!(
         "`amali {command}` talks to AWS, and this amali was built without AWS support (the local build, which leaves \
          the AWS SDKs out): build it with `cargo build --features aws` (or `cargo run --features aws -- {command} ...`); \
-         release builds have it"
+         the binaries CI builds for deployment have it"
     )
 }

@@ -48,8 +48,8 @@ impl From<ExitStatus> for ExitCode {
 /// in asl/, one file per environment of amali.toml. Its stages are Rust binaries that replace the original Glue jobs.
 ///
 /// The commands that talk to AWS (deploy, rollback, status, and run, rerun, redrive, graph --run and diff against a
-/// deployed environment) need amali built with AWS support: `cargo build --features aws` (release builds have it).
-/// The local build leaves the AWS SDKs out and says so when one of them is asked for.
+/// deployed environment) need amali built with AWS support: `cargo build --features aws` (the binaries CI builds
+/// for deployment have it). The local build leaves the AWS SDKs out and says so when one of them is asked for.
 #[derive(Debug, Parser)]
 #[command(name = "amali", version, propagate_version = true, arg_required_else_help = true)]
 pub struct Cli {
