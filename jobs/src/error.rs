@@ -106,14 +106,9 @@ pub fn df_kind(e: &deltalake::datafusion::error::DataFusionError) -> StageErrorK
 
 /// Maps a DataFusion error met while doing `context` (kind by [`df_kind`]; the error is kept as the source).
 pub fn df_err(context: &str) -> impl Fn(deltalake::datafusion::error::DataFusionError) -> StageError + '_ {
-    move |e| {
-        let hint = match e.find_root() {
-            deltalake::datafusion::error::DataFusionError::ResourcesExhausted(_) => {
-                format!("; {}", crate::memory::hint())
-            }
-            _ => String::new(),
-        };
-        StageError::new(df_kind(&e), format!("{context}: {e}{hint}")).caused_by(e)
+    move |e| match e.find_root() {
+        deltalake::datafusion::error::DataFusionError::ResourcesExhausted(_) => crate::memory::exhausted(context, e),
+        _ => StageError::new(df_kind(&e), format!("{context}: {e}")).caused_by(e),
     }
 }
 

@@ -69,8 +69,14 @@ impl std::fmt::Display for MemoryLimit {
 /// The limit of this process, set when its runtime was built.
 static LIMIT: OnceLock<MemoryLimit> = OnceLock::new();
 
+/// A query met while doing `context` ran out of the memory limit: a configuration error that says the limit in
+/// force and how to raise it, the error kept as its source.
+pub fn exhausted(context: &str, e: impl std::error::Error + Send + Sync + 'static) -> StageError {
+    StageError::config(format!("{context}: {e}; {}", hint())).caused_by(e)
+}
+
 /// What to say after a query ran out of memory: the limit in force and how to raise it.
-pub fn hint() -> String {
+fn hint() -> String {
     match LIMIT.get() {
         Some(limit) => format!(
             "the stage's queries may hold {limit}: raise memory_limit (and the memory of the machine or ECS task)"

@@ -39,9 +39,7 @@ pub struct Settings {
     pub batch_rows: usize,
     /// Data-quality rules by table (`[[quality.TABLE]]`).
     pub quality: BTreeMap<String, Vec<QualityRule>>,
-    /// The memory the stage's queries may hold.
-    pub memory: MemoryLimit,
-    /// The DataFusion runtime every query of the stage runs on, its memory pool bounded by `memory`.
+    /// The DataFusion runtime every query of the stage runs on, its memory pool bounded by `memory_limit`.
     pub runtime: Arc<RuntimeEnv>,
 }
 
@@ -50,8 +48,7 @@ impl Settings {
     pub fn resolve(args: &StageArgs) -> Result<Settings> {
         let run = RunContext::resolve(args)?;
         check_lake(&run.data.lake)?;
-        let memory = MemoryLimit::resolve(run.data.memory_limit, &run.env.name);
-        let runtime = memory.runtime()?;
+        let runtime = MemoryLimit::resolve(run.data.memory_limit, &run.env.name).runtime()?;
         Ok(Settings {
             env: run.env,
             data: run.data,
@@ -61,7 +58,6 @@ impl Settings {
             tables: args.tables.clone(),
             batch_rows: args.batch_rows,
             quality: run.config.quality,
-            memory,
             runtime,
         })
     }

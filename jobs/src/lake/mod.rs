@@ -55,7 +55,7 @@ pub fn from_delta(context: &str, e: deltalake::DeltaTableError) -> StageError {
         // delta-rs keeps only the text of a DataFusion error it does not map (`Generic`): a query of one of its
         // operations (a merge, a write) that ran out of the memory limit is the configuration's, as in `df_kind`.
         E::Generic(text) if text.starts_with("Resources exhausted") => {
-            return StageError::config(format!("{context}: {e}; {}", crate::memory::hint())).caused_by(e);
+            return crate::memory::exhausted(context, e);
         }
         _ => StageErrorKind::Internal,
     };
