@@ -72,6 +72,10 @@ pub struct StageArgs {
     /// Rows per Arrow batch: memory is bounded by this, not by the table
     #[arg(long, default_value_t = DEFAULT_BATCH_ROWS, value_name = "ROWS")]
     pub batch_rows: usize,
+    /// The memory the stage's queries may hold before they spill to disk (e.g. 4GiB), over the environment's
+    /// memory_limit [default: memory_limit, else 60% of the machine's or container's memory]
+    #[arg(long, env = "AMALI_MEMORY_LIMIT", value_name = "SIZE")]
+    pub memory_limit: Option<bytesize::ByteSize>,
 }
 
 impl StageArgs {
@@ -96,6 +100,14 @@ impl StageArgs {
             workdir: std::env::var_os("AMALI_WORKDIR").map(Into::into),
             tables,
             batch_rows: DEFAULT_BATCH_ROWS,
+            memory_limit: std::env::var("AMALI_MEMORY_LIMIT")
+                .ok()
+                .map(|v| {
+                    v.parse().map_err(|e| ConfigError::Argument {
+                        message: format!("AMALI_MEMORY_LIMIT={v:?} is not a size like 4GiB: {e}"),
+                    })
+                })
+                .transpose()?,
         })
     }
 }

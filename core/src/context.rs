@@ -107,6 +107,7 @@ mod tests {
             workdir: Some(PathBuf::from("/w")),
             tables: Vec::new(),
             batch_rows: 10,
+            memory_limit: None,
         }
     }
 

@@ -30,11 +30,17 @@ pub struct MemoryLimit {
 }
 
 impl MemoryLimit {
-    /// The configured limit of environment `env`, else [`DEFAULT_SHARE`] of [`available`] memory.
-    pub fn resolve(configured: Option<ByteSize>, env: &str) -> Self {
-        match configured {
-            Some(size) => MemoryLimit { bytes: size.as_u64(), source: format!("[env.{env}.data] memory_limit") },
-            None => {
+    /// The limit given on the command line (`--memory-limit`, `AMALI_MEMORY_LIMIT`), else the one configured for
+    /// environment `env`, else [`DEFAULT_SHARE`] of [`available`] memory.
+    pub fn resolve(flag: Option<ByteSize>, configured: Option<ByteSize>, env: &str) -> Self {
+        match (flag, configured) {
+            (Some(size), _) => {
+                MemoryLimit { bytes: size.as_u64(), source: "--memory-limit or AMALI_MEMORY_LIMIT".into() }
+            }
+            (None, Some(size)) => {
+                MemoryLimit { bytes: size.as_u64(), source: format!("[env.{env}.data] memory_limit") }
+            }
+            (None, None) => {
                 let machine = available();
                 MemoryLimit {
                     bytes: (machine as f64 * DEFAULT_SHARE) as u64,
@@ -119,10 +125,13 @@ mod tests {
 
     #[test]
     fn a_configured_limit_is_used_and_named_else_a_share_of_the_machine() {
-        let set = MemoryLimit::resolve(Some("6GiB".parse().unwrap()), "prod");
+        let set = MemoryLimit::resolve(None, Some("6GiB".parse().unwrap()), "prod");
         assert_eq!(set.bytes, 6 << 30);
         assert_eq!(set.to_string(), "6.0 GiB ([env.prod.data] memory_limit)");
-        let default = MemoryLimit::resolve(None, "local");
+        let flag = MemoryLimit::resolve(Some("2GiB".parse().unwrap()), Some("6GiB".parse().unwrap()), "prod");
+        assert_eq!(flag.bytes, 2 << 30, "the command line wins over the configuration");
+        assert!(flag.source.contains("--memory-limit"), "{flag}");
+        let default = MemoryLimit::resolve(None, None, "local");
         assert!(default.bytes > 0 && default.bytes <= available(), "{default}");
         assert!(default.source.contains("memory_limit"), "{default}");
     }

@@ -48,7 +48,7 @@ impl Settings {
     pub fn resolve(args: &StageArgs) -> Result<Settings> {
         let run = RunContext::resolve(args)?;
         check_lake(&run.data.lake)?;
-        let runtime = MemoryLimit::resolve(run.data.memory_limit, &run.env.name).runtime()?;
+        let runtime = MemoryLimit::resolve(args.memory_limit, run.data.memory_limit, &run.env.name).runtime()?;
         Ok(Settings {
             env: run.env,
             data: run.data,

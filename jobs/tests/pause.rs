@@ -40,6 +40,7 @@ redshift_cluster = "amali-dwh"
         workdir: Some(dir.to_path_buf()),
         tables: vec![],
         batch_rows: 1000,
+        memory_limit: None,
     })
     .unwrap()
 }

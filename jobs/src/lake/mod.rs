@@ -8,6 +8,8 @@
 
 mod upsert;
 
+use std::sync::Arc;
+
 use deltalake::DeltaTable;
 use deltalake::arrow::array::RecordBatch;
 use deltalake::arrow::datatypes::Schema;
@@ -107,6 +109,23 @@ impl Lake {
         }
     }
 
+    /// A writer of `table`'s files that commits nothing itself: the table's own when it exists, else one for
+    /// `schema` at its location, so that a load that fails before its commit leaves no table behind (the caller
+    /// creates it with [`Self::open_or_create`] just before committing).
+    pub async fn writer(&self, layer: &str, table: &str, schema: &Schema) -> Result<RecordBatchWriter> {
+        if let Some(t) = self.open(layer, table).await? {
+            return RecordBatchWriter::for_table(&t).map_err(|e| from_delta("open writer", e));
+        }
+        check_columns(schema, table)?;
+        let uri = self.uri(layer, table);
+        if !uri.contains("://") {
+            std::fs::create_dir_all(&uri).map_err(|e| StageError::config(format!("cannot create {uri}: {e}")))?;
+        }
+        let url = deltalake::ensure_table_uri(&uri).map_err(|e| from_delta(&format!("open {uri}"), e))?;
+        RecordBatchWriter::try_new(url.as_str(), Arc::new(schema.clone()), None, None)
+            .map_err(|e| from_delta("open writer", e))
+    }
+
     /// Opens a table, creating it with `schema` (and `partition_columns`) if it does not exist.
     pub async fn open_or_create(
         &self,
@@ -176,6 +195,16 @@ pub async fn version_of_txn(table: &DeltaTable, app_id: &str, txn: i64) -> Resul
     Ok(found)
 }
 
+/// The properties of a commit that carries `app_id`'s transaction `txn`, and says so (and which run made it) in its
+/// commit info.
+pub fn commit_properties(app_id: &str, txn: i64, run_id: &str) -> CommitProperties {
+    CommitProperties::default().with_application_transaction(Transaction::new(app_id, txn)).with_metadata([
+        (META_APP_ID.to_string(), serde_json::json!(app_id)),
+        (META_TXN_VERSION.to_string(), serde_json::json!(txn)),
+        (META_RUN_ID.to_string(), serde_json::json!(run_id)),
+    ])
+}
+
 /// Appends batches to `table` in one commit carrying `app_id`'s transaction `txn` (see the module docs).
 /// Files are written as batches arrive; the commit makes them visible all at once. Returns the new version.
 pub async fn append(
@@ -185,12 +214,7 @@ pub async fn append(
     txn: i64,
     run_id: &str,
 ) -> Result<(i64, u64)> {
-    let properties =
-        CommitProperties::default().with_application_transaction(Transaction::new(app_id, txn)).with_metadata([
-            (META_APP_ID.to_string(), serde_json::json!(app_id)),
-            (META_TXN_VERSION.to_string(), serde_json::json!(txn)),
-            (META_RUN_ID.to_string(), serde_json::json!(run_id)),
-        ]);
+    let properties = commit_properties(app_id, txn, run_id);
     let mut writer = RecordBatchWriter::for_table(table)
         .map_err(|e| from_delta("open writer", e))?
         .with_commit_properties(properties);

@@ -335,4 +335,7 @@ async fn a_memory_limit_too_small_is_a_configuration_error_naming_it() {
     assert_eq!(out.status.code(), Some(78), "Amali.ConfigError's exit code: {stderr}");
     assert!(stderr.contains("Amali.ConfigError"), "{stderr}");
     assert!(stderr.contains("64.0 KiB ([env.test.data] memory_limit)"), "names the limit and the setting: {stderr}");
+    // On call, the limit is raised for one run from the command line, over the configuration.
+    let out = w.stage("silver_transformation", "r1").args(["--memory-limit", "1GiB"]).output().unwrap();
+    assert!(out.status.success(), "--memory-limit wins: {}", String::from_utf8_lossy(&out.stderr));
 }

@@ -9,6 +9,8 @@
 //! [`rewrite_one_file`]). Rows that break a `quarantine` rule go to `<lake>/silver/_quarantine` with the rule
 //! and the reason; a `fail` rule fails the table before anything is written; `warn` only counts.
 //! Every table reports `rows_in == rows_out + rows_quarantined`, and the stage checks it.
+//! A table's first load (all of bronze is new) is the same work as one streamed query under the memory limit
+//! instead: see [`first_load`].
 //! Tables are processed parents first, so a `relationships` rule sees the parent's current rows of this run.
 //! Then the original's silver tables (`users_data`, `orders_data`, ...) are built from the conformed tables by the
 //! SQL models of `jobs/models/silver/` (see [`crate::models`]).
@@ -27,9 +29,8 @@ use deltalake::arrow::util::display::array_value_to_string;
 use deltalake::datafusion::datasource::MemTable;
 use deltalake::datafusion::prelude::SessionContext;
 use deltalake::kernel::StructType;
-use deltalake::kernel::Transaction;
-use deltalake::kernel::transaction::CommitProperties;
-use deltalake::protocol::SaveMode;
+
+mod first_load;
 
 use super::Outcome;
 use super::landing::selected_tables;
@@ -167,17 +168,15 @@ async fn conform(
     // The table's columns that bronze has.
     let columns: Vec<&crate::schema::Column> =
         table.columns.iter().filter(|c| bronze_schema.field(c.name).is_some()).collect();
-    let incoming = read_new_rows(ctx, table, &bronze, &bronze_schema, &columns, existing.as_ref()).await?;
+    let select = bronze_select(table, &bronze_schema, &columns);
+    if first_load::is_first(existing.as_ref(), name).await? {
+        return first_load::load(settings, ctx, sink, table, rules, &bronze, &select, summary).await;
+    }
+    let incoming = read_new_rows(ctx, table, &bronze, &select, existing.as_ref()).await?;
     summary.rows_read = incoming.rows as u64;
     let Some(newest) = incoming.newest else {
         summary.note = Some("no new bronze rows".into());
         summary.delta_version = existing.as_ref().and_then(|t| t.version()).map(|v| v as i64);
-        if existing.is_none() {
-            // The table exists from the first run on, empty if its source is.
-            let schema = silver_schema(&conformed_schema(table, &columns));
-            let t = lake.open_or_create(SILVER, name, &schema, &[]).await?;
-            summary.delta_version = t.version().map(|v| v as i64);
-        }
         return Ok(());
     };
     let broken = check_rules(ctx, lake, table, &columns, rules, &incoming, existing.as_ref()).await?;
@@ -192,7 +191,7 @@ async fn conform(
     summary.rows_quarantined = sorted.set_aside as u64;
     let keep = conform_money(table, sorted.keep)?;
     let rows_out: u64 = keep.iter().map(|b| b.num_rows() as u64).sum();
-    let after = upsert(settings, ctx, lake, table, existing.is_none(), keep, newest).await?;
+    let after = upsert(settings, ctx, lake, table, keep, newest).await?;
     summary.rows_written = rows_out;
     summary.delta_version = after.version().map(|v| v as i64);
     Ok(())
@@ -248,14 +247,29 @@ struct Incoming {
     newest: Option<i64>,
 }
 
+/// The select list of a table's conformed rows from bronze: the app schema's columns that bronze has
+/// ([`conformed_select`]), then the columns bronze gained that the app schema does not know yet, carried into silver
+/// as they are (strings trimmed), which evolves the silver table's schema.
+fn bronze_select(table: &Table, bronze_schema: &StructType, columns: &[&crate::schema::Column]) -> Vec<String> {
+    let mut select = conformed_select(columns);
+    select.extend(
+        bronze_schema.fields().filter(|f| !f.name().starts_with('_') && table.column(f.name()).is_none()).map(|f| {
+            match *f.data_type() == deltalake::kernel::DataType::STRING {
+                true => format!("trim({0}) AS {0}", q(f.name())),
+                false => q(f.name()),
+            }
+        }),
+    );
+    select
+}
+
 /// Reads the bronze rows ingested after the silver table's last merge (its transaction version), conformed, the
 /// latest version per key.
 async fn read_new_rows(
     ctx: &SessionContext,
     table: &'static Table,
     bronze: &DeltaTable,
-    bronze_schema: &StructType,
-    columns: &[&crate::schema::Column],
+    select: &[String],
     existing: Option<&DeltaTable>,
 ) -> Result<Incoming> {
     let name = table.name;
@@ -264,15 +278,6 @@ async fn read_new_rows(
         None => None,
     };
     register(ctx, "bronze_t", bronze).await?;
-    // Columns bronze gained that the app schema does not know yet: carried into silver as they are (strings
-    // trimmed), which evolves the silver table's schema on the upsert.
-    let added: Vec<(String, bool)> = bronze_schema
-        .fields()
-        .filter(|f| !f.name().starts_with('_') && table.column(f.name()).is_none())
-        .map(|f| (f.name().clone(), *f.data_type() == deltalake::kernel::DataType::STRING))
-        .collect();
-    let mut select = conformed_select(columns);
-    select.extend(added.iter().map(|(c, text)| if *text { format!("trim({0}) AS {0}", q(c)) } else { q(c) }));
     let since = match last {
         Some(micros) => {
             let day = crate::db::value::format_date(micros.div_euclid(86_400_000_000) as i32);
@@ -363,26 +368,8 @@ async fn check_rules(
     let _ = ctx.deregister_table("all_rows");
     let all_df = ctx.sql(&all_rows).await.map_err(df_err("all rows"))?;
     ctx.register_table("all_rows", all_df.into_view()).map_err(df_err("all rows"))?;
-    // Parents' current rows for relationships rules: only the files that can hold the keys this run refers to
-    // (the range of the incoming column, as literals the scan prunes files with).
-    for (i, rule) in rules.iter().enumerate() {
-        if let QualityCheck::Relationships { to, column } = &rule.check
-            && let Some((parent, key)) = to.split_once('.')
-        {
-            let Some(t) = lake.open(SILVER, parent).await? else {
-                return Err(StageError::config(format!(
-                    "{}: its parent {parent} has no silver table; add {parent} to the tables this stage runs",
-                    rule.id(name)
-                )));
-            };
-            let provider = t.table_provider().await.map_err(df_err("scan"))?;
-            let range = lake::min_max(ctx, "incoming", &q(column)).await?;
-            let rows = lake::within(ctx.read_table(provider).map_err(df_err("scan"))?, key, &range)?;
-            let view = format!("silver_{parent}_{i}");
-            let _ = ctx.deregister_table(view.as_str());
-            ctx.register_table(view.as_str(), rows.into_view()).map_err(df_err("register"))?;
-        }
-    }
+    // Parents' current rows for relationships rules: only the files that can hold the keys this run refers to.
+    register_parents(ctx, lake, table, rules, Some("incoming")).await?;
     let mut flags = Vec::new();
     let mut joins = Vec::new();
     // Each rule's reason and the rows breaking it, by position.
@@ -431,6 +418,39 @@ async fn check_rules(
         }
     }
     Ok(broken)
+}
+
+/// Registers each relationships rule's parent rows as `silver_<parent>_<i>`: the parent's silver table, narrowed to
+/// the range of the rule's column in relation `range_of` when given (as literals the scan prunes files with).
+async fn register_parents(
+    ctx: &SessionContext,
+    lake: &Lake,
+    table: &Table,
+    rules: &[QualityRule],
+    range_of: Option<&str>,
+) -> Result<()> {
+    for (i, rule) in rules.iter().enumerate() {
+        if let QualityCheck::Relationships { to, column } = &rule.check
+            && let Some((parent, key)) = to.split_once('.')
+        {
+            let Some(t) = lake.open(SILVER, parent).await? else {
+                return Err(StageError::config(format!(
+                    "{}: its parent {parent} has no silver table; add {parent} to the tables this stage runs",
+                    rule.id(table.name)
+                )));
+            };
+            let provider = t.table_provider().await.map_err(df_err("scan"))?;
+            let range = match range_of {
+                Some(relation) => lake::min_max(ctx, relation, &q(column)).await?,
+                None => None,
+            };
+            let rows = lake::within(ctx.read_table(provider).map_err(df_err("scan"))?, key, &range)?;
+            let view = format!("silver_{parent}_{i}");
+            let _ = ctx.deregister_table(view.as_str());
+            ctx.register_table(view.as_str(), rows.into_view()).map_err(df_err("register"))?;
+        }
+    }
+    Ok(())
 }
 
 /// A quarantined row: the rule, why, its key and the row as JSON.
@@ -562,35 +582,24 @@ async fn quarantine(settings: &Settings, sink: &Sink<'_>, name: &str, rows: &[Qu
     Ok(())
 }
 
-/// Writes the rows that go on to the silver table in one commit carrying the table's transaction (`newest`): the
-/// first load appends in key order; later runs upsert by primary key, replacing a held row only when it changed.
+/// Writes the rows that go on to the silver table in one commit carrying the table's transaction (`newest`): an
+/// upsert by primary key, replacing a held row only when it changed (a first load is [`first_load`]'s).
 async fn upsert(
     settings: &Settings,
     ctx: &SessionContext,
     lake: &Lake,
     table: &'static Table,
-    first_load: bool,
     keep: Vec<RecordBatch>,
     newest: i64,
 ) -> Result<DeltaTable> {
     let name = table.name;
     let schema = keep[0].schema();
-    let properties = CommitProperties::default()
-        .with_application_transaction(Transaction::new(app_id(name), newest))
-        .with_metadata([
-            (lake::META_APP_ID.to_string(), serde_json::json!(app_id(name))),
-            (lake::META_TXN_VERSION.to_string(), serde_json::json!(newest)),
-            (lake::META_RUN_ID.to_string(), serde_json::json!(settings.run_id)),
-        ]);
+    let properties = lake::commit_properties(&app_id(name), newest, &settings.run_id);
     let target = lake.open_or_create(SILVER, name, &silver_schema(&schema), &[]).await?;
     let source = ctx.read_batches(keep).map_err(df_err("upsert source"))?;
     let source = source
         .with_column("_silver_run_id", deltalake::datafusion::prelude::lit(settings.run_id.as_str()))
         .map_err(df_err("upsert source"))?;
-    if first_load {
-        // Nothing to match: an append (same commit properties, same exactly-once transaction).
-        return lake::write_in_key_order(ctx, target, source, table.primary_key, SaveMode::Append, properties).await;
-    }
     let target_columns: BTreeSet<String> =
         target.snapshot().map_err(|e| from_delta("snapshot", e))?.schema().fields().map(|f| f.name().clone()).collect();
     // Only a row that changed replaces the held one: rows extracted again unchanged (the extraction's overlap)
@@ -755,13 +764,6 @@ pub fn rebuild_sql(table: &'static Table, rules: &[QualityRule], sensitive: &[&s
 fn silver_schema(incoming: &Schema) -> Schema {
     let mut fields: Vec<Field> = incoming.fields().iter().map(|f| f.as_ref().clone().with_nullable(true)).collect();
     fields.push(Field::new("_silver_run_id", DataType::Utf8, true));
-    Schema::new(fields)
-}
-
-/// The schema of the conformed rows: the table's columns bronze has (money as decimal), then `_ingested_at`.
-fn conformed_schema(table: &Table, columns: &[&crate::schema::Column]) -> Schema {
-    let mut fields: Vec<Field> = columns.iter().map(|c| table.silver_field(c).with_nullable(true)).collect();
-    fields.push(Field::new("_ingested_at", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), true));
     Schema::new(fields)
 }
 
