@@ -81,6 +81,25 @@ pub fn exhausted(context: &str, e: impl std::error::Error + Send + Sync + 'stati
     StageError::config(format!("{context}: {e}; {}", hint())).caused_by(e)
 }
 
+/// Whether a stage error is a query running out of the memory limit (see [`exhausted`]).
+pub fn is_exhausted(e: &StageError) -> bool {
+    use deltalake::datafusion::error::DataFusionError;
+    let Some(source) = e.source.as_deref() else { return false };
+    if let Some(df) = source.downcast_ref::<DataFusionError>() {
+        return matches!(df.find_root(), DataFusionError::ResourcesExhausted(_));
+    }
+    matches!(source.downcast_ref::<deltalake::DeltaTableError>(),
+        Some(deltalake::DeltaTableError::Generic(text)) if text.starts_with("Resources exhausted"))
+}
+
+/// A session like `ctx` (its tables, its runtime and memory pool) that plans joins as sort-merge joins, whose
+/// inputs are sorted and which spill past the limit, instead of hash joins, whose build side must fit in memory.
+pub fn spilling_joins(ctx: &SessionContext) -> SessionContext {
+    let spilling = SessionContext::new_with_state(ctx.state());
+    spilling.state_ref().write().config_mut().options_mut().optimizer.prefer_hash_join = false;
+    spilling
+}
+
 /// What to say after a query ran out of memory: the limit in force and how to raise it.
 fn hint() -> String {
     match LIMIT.get() {
@@ -91,9 +110,14 @@ fn hint() -> String {
     }
 }
 
-/// A DataFusion session with delta-rs's settings on `runtime` (every session of a stage shares one).
+/// A DataFusion session with delta-rs's settings on `runtime` (every session of a stage shares one), reading
+/// parquet strings as plain strings rather than views: a view array keeps every buffer its strings came from, so
+/// after a repartition or a sort each batch is charged to the pool for all of them (a sort of 1M users asked for
+/// 1.2 GB at once at scale 10) and nothing can spill under a limit.
 pub fn session(runtime: &Arc<RuntimeEnv>) -> SessionContext {
-    DeltaSessionContext::with_runtime_env(runtime.clone()).into()
+    let ctx: SessionContext = DeltaSessionContext::with_runtime_env(runtime.clone()).into();
+    ctx.state_ref().write().config_mut().options_mut().execution.parquet.schema_force_view_types = false;
+    ctx
 }
 
 /// Another session on the runtime of `ctx` (its memory pool included), for a query planned on its own.
@@ -134,6 +158,41 @@ mod tests {
         let default = MemoryLimit::resolve(None, None, "local");
         assert!(default.bytes > 0 && default.bytes <= available(), "{default}");
         assert!(default.source.contains("memory_limit"), "{default}");
+    }
+
+    #[test]
+    fn running_out_of_the_limit_is_told_apart_from_other_errors() {
+        use deltalake::datafusion::error::DataFusionError;
+        let df = exhausted("sort", DataFusionError::ResourcesExhausted("Failed to allocate".into()));
+        assert!(is_exhausted(&df));
+        // delta-rs keeps only the text of the DataFusion error of its write.
+        let delta = crate::lake::from_delta(
+            "write",
+            deltalake::DeltaTableError::Generic("Resources exhausted: Failed to allocate 1 MB".into()),
+        );
+        assert!(is_exhausted(&delta));
+        let other = crate::error::df_err("plan")(DataFusionError::Plan("no such column".into()));
+        assert!(!is_exhausted(&other));
+        assert!(!is_exhausted(&StageError::config("a bad URL")));
+    }
+
+    #[tokio::test]
+    async fn the_spilling_session_sees_the_same_tables_and_joins_by_sort_merge() {
+        use deltalake::datafusion::physical_plan::displayable;
+        let ctx = session(&MemoryLimit::resolve(Some(bytesize::ByteSize::mib(64)), None, "test").runtime().unwrap());
+        for t in ["a", "b"] {
+            ctx.sql(&format!("CREATE TABLE {t} AS VALUES (1, 'x'), (2, 'y')")).await.unwrap().collect().await.unwrap();
+        }
+        let sql = "SELECT * FROM a JOIN b ON a.column1 = b.column1";
+        let plan = |ctx: SessionContext| async move {
+            let df = ctx.sql(sql).await.unwrap();
+            let physical = df.create_physical_plan().await.unwrap();
+            displayable(physical.as_ref()).indent(true).to_string()
+        };
+        assert!(plan(ctx.clone()).await.contains("HashJoinExec"));
+        let spilling = plan(spilling_joins(&ctx)).await;
+        assert!(spilling.contains("SortMergeJoin"), "{spilling}");
+        assert!(plan(ctx).await.contains("HashJoinExec"), "the original session keeps hash joins");
     }
 
     #[test]

@@ -248,7 +248,7 @@ pub async fn register_layer(
         if let Some(table) = lake.open(layer, name).await? {
             let _ = ctx.deregister_table(name);
             let provider =
-                table.table_provider().await.map_err(|e| StageError::internal(format!("scan {name}: {e}")))?;
+                lake::scan(&table, ctx).await.map_err(|e| StageError::internal(format!("scan {name}: {e}")))?;
             ctx.register_table(name, provider).map_err(|e| StageError::internal(format!("register {name}: {e}")))?;
             versions.insert(format!("{layer}/{name}"), table.version().map(|v| v as i64).unwrap_or(-1));
         }
@@ -432,7 +432,21 @@ impl Build<'_> {
             return self.add(add, table, change, &new_state, summary).await;
         }
         let df = self.ctx.sql(&sql).await.map_err(|e| self.sql_error(e))?;
-        self.rebuild(existing, df, &new_state, summary).await
+        match self.rebuild(existing.clone(), df, &new_state, summary).await {
+            Err(e) if crate::memory::is_exhausted(&e) => {
+                // A hash join's build side cannot spill: the same query with sort-merge joins, which can, under
+                // the same limit (slower, so only when the fast plan did not fit). Nothing of the first try was
+                // committed.
+                tracing::warn!(
+                    table = model.name,
+                    "its hash joins do not fit the memory limit: rebuilding it with sort-merge joins"
+                );
+                let spilling = crate::memory::spilling_joins(self.ctx);
+                let df = spilling.sql(&sql).await.map_err(|e| self.sql_error(e))?;
+                self.rebuild(existing, df, &new_state, summary).await
+            }
+            done => done,
+        }
     }
 
     /// The newest `_ingested_at` of each input (absent when an input has no such column; `i64::MIN` when empty).
@@ -496,7 +510,7 @@ impl Build<'_> {
             return Ok(Some(keys));
         }
         // The table's keys, estimated (HyperLogLog: one pass, no hash table of every key; a share is all it needs).
-        let provider = table.table_provider().await.map_err(df_err("scan"))?;
+        let provider = lake::scan(table, self.ctx).await.map_err(df_err("scan"))?;
         let _ = self.ctx.deregister_table("__target");
         self.ctx.register_table("__target", provider).map_err(df_err("scan"))?;
         let total = scalar_i64(self.ctx, &format!("SELECT approx_distinct({}) FROM __target", inc.key), "key count")
@@ -525,7 +539,7 @@ impl Build<'_> {
         let Some(version) = old.versions.get(name).filter(|v| **v >= 0) else { return Ok(None) };
         let Some(mut previous) = self.lake.open(SILVER, name).await? else { return Ok(None) };
         previous.load_version(*version as u64).await.map_err(|e| from_delta("time travel", e))?;
-        Ok(Some(previous.table_provider().await.map_err(df_err("time travel"))?))
+        Ok(Some(lake::scan(&previous, self.ctx).await.map_err(df_err("time travel"))?))
     }
 
     /// Registers `__changed_{name}`: the primary key `pk` and `column AS k` of the rows of `name` ingested after
@@ -641,7 +655,7 @@ impl Build<'_> {
             Arc::new(MemTable::try_new(schema.clone(), vec![fresh.clone()]).map_err(df_err("rows"))?),
         )
         .map_err(df_err("rows"))?;
-        let provider = table.table_provider().await.map_err(df_err("scan"))?;
+        let provider = lake::scan(&table, &sub).await.map_err(df_err("scan"))?;
         let target = within(sub.read_table(provider).map_err(df_err("scan"))?, &inc.key, &range)?;
         sub.register_table("__target", target.into_view()).map_err(df_err("scan"))?;
         // Rows of the affected keys that the model no longer gives: deleted by the merge.
@@ -894,7 +908,7 @@ impl Build<'_> {
             return Ok(());
         }
         let sub = crate::memory::session_like(self.ctx);
-        let provider = table.table_provider().await.map_err(df_err("scan"))?;
+        let provider = lake::scan(&table, &sub).await.map_err(df_err("scan"))?;
         sub.register_table("__old", provider).map_err(df_err("scan"))?;
         for (name, batches) in [("__after", change.after), ("__before", change.before)] {
             let mem = MemTable::try_new(change.schema.clone(), vec![batches]).map_err(df_err("measures"))?;

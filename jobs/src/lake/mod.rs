@@ -229,6 +229,12 @@ pub async fn append(
     Ok((version as i64, rows))
 }
 
+/// A scan of `table` as `ctx` reads parquet (strings as plain strings, not views: see [`crate::memory::session`];
+/// delta-rs's own default would read views whatever the session says). `.await` it for the table provider.
+pub fn scan(table: &DeltaTable, ctx: &SessionContext) -> deltalake::delta_datafusion::TableProviderBuilder {
+    table.table_provider().with_session(Arc::new(ctx.state()))
+}
+
 /// Every row of a table (small tables and tests).
 pub async fn read_all(table: &DeltaTable) -> Result<Vec<RecordBatch>> {
     use deltalake::datafusion::prelude::SessionContext;

@@ -161,7 +161,7 @@ impl<'a> Upsert<'a> {
         if snapshot.log_data().num_files() != 1 || !snapshot.metadata().partition_columns().is_empty() {
             return Ok(None);
         }
-        let provider = self.table.table_provider().await.map_err(df_err("scan"))?;
+        let provider = super::scan(&self.table, self.ctx).await.map_err(df_err("scan"))?;
         let schema = provider.schema();
         let theirs: BTreeSet<String> = self.written_columns().into_iter().collect();
         let ours: BTreeSet<String> = schema.fields().iter().map(|f| f.name().clone()).collect();

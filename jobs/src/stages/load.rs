@@ -20,7 +20,7 @@ use super::Outcome;
 use super::landing::{scalar, stmt};
 use crate::db::{Database, Param, Stmt, channel};
 use crate::error::{Result, StageError};
-use crate::lake::Lake;
+use crate::lake::{self, Lake};
 use crate::schema::{Column, Engine, Shape, Type};
 use crate::settings::Settings;
 use crate::summary::{Layer, TableSummary};
@@ -143,7 +143,7 @@ async fn load_table(
         return load_redshift(settings, db, &table, name, version, summary).await;
     }
     let ctx = settings.session();
-    let provider = table.table_provider().await.map_err(|e| StageError::internal(format!("scan {name}: {e}")))?;
+    let provider = lake::scan(&table, &ctx).await.map_err(|e| StageError::internal(format!("scan {name}: {e}")))?;
     let df = ctx.read_table(provider).map_err(|e| StageError::internal(format!("scan {name}: {e}")))?;
     let shape = shape_of(name, df.schema().as_arrow())?;
     let mut stream = df.execute_stream().await.map_err(|e| StageError::internal(format!("read {name}: {e}")))?;
@@ -256,7 +256,7 @@ async fn load_redshift(
     let manifest_url = log_store.to_uri(&path);
     let shape = {
         let ctx = settings.session();
-        let provider = table.table_provider().await.map_err(|e| StageError::internal(format!("scan {name}: {e}")))?;
+        let provider = lake::scan(table, &ctx).await.map_err(|e| StageError::internal(format!("scan {name}: {e}")))?;
         let df = ctx.read_table(provider).map_err(|e| StageError::internal(format!("scan {name}: {e}")))?;
         shape_of(name, df.schema().as_arrow())?
     };

@@ -141,7 +141,7 @@ pub fn print_sql(settings: &Settings) -> Result<Vec<(String, String)>> {
 
 async fn register(ctx: &SessionContext, name: &str, table: &DeltaTable) -> Result<()> {
     let _ = ctx.deregister_table(name);
-    let provider = table.table_provider().await.map_err(df_err("scan"))?;
+    let provider = lake::scan(table, ctx).await.map_err(df_err("scan"))?;
     ctx.register_table(name, provider).map_err(df_err("register"))?;
     Ok(())
 }
@@ -435,11 +435,12 @@ async fn register_parents(
         {
             let Some(t) = lake.open(SILVER, parent).await? else {
                 return Err(StageError::config(format!(
-                    "{}: its parent {parent} has no silver table; add {parent} to the tables this stage runs",
+                    "{}: its parent {parent} has no silver table: if {parent} failed in this run, see why; else \
+                     add {parent} to the tables this stage runs",
                     rule.id(table.name)
                 )));
             };
-            let provider = t.table_provider().await.map_err(df_err("scan"))?;
+            let provider = lake::scan(&t, ctx).await.map_err(df_err("scan"))?;
             let range = match range_of {
                 Some(relation) => lake::min_max(ctx, relation, &q(column)).await?,
                 None => None,
