@@ -24,13 +24,12 @@ use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 use futures::StreamExt;
 
 use super::{
-    QUARANTINE, Sink, app_id, float_money, latest_sql, q, quarantine_schema, register, register_parents, row_json,
-    silver_schema,
+    QUARANTINE, RuleFlags, Sink, app_id, float_money, latest_sql, q, quarantine_schema, register, register_parents,
+    row_json, rule_flags, silver_schema,
 };
 use crate::error::{Result, StageError, df_err};
 use crate::lake::{self, FILE_BYTES, SILVER, from_delta};
 use crate::money::{self, MONEY_PRECISION, MONEY_SCALE};
-use crate::quality;
 use crate::schema::Table;
 use crate::settings::Settings;
 use crate::summary::TableSummary;
@@ -77,17 +76,12 @@ pub(super) async fn load(
     ctx.register_table("all_rows", all_rows.into_view()).map_err(df_err("all rows"))?;
     // Every key of a first load is new: the parents' whole tables, no key range to narrow them to.
     register_parents(ctx, sink.lake, table, rules, None).await?;
-    let mut flags = Vec::new();
-    let mut columns = Vec::new();
-    let mut joins = Vec::new();
-    for (i, rule) in rules.iter().enumerate() {
-        quality::check_predicate(ctx, rule, name, "incoming").await?;
-        let parent = |p: &str| format!("silver_{p}_{i}");
-        let v = quality::violation(rule, &quality::Scope { table, index: i, parent: &parent })?;
-        columns.push(format!("COALESCE({}, false) AS __v{i}", v.expr));
-        joins.extend(v.join);
-        flags.push(Flag { id: rule.id(name), reason: v.reason, action: rule.action, rows: 0 });
-    }
+    let RuleFlags { columns, joins, reasons } = rule_flags(ctx, table, rules).await?;
+    let mut flags: Vec<Flag> = rules
+        .iter()
+        .zip(reasons)
+        .map(|(rule, reason)| Flag { id: rule.id(name), reason, action: rule.action, rows: 0 })
+        .collect();
     let key = table.primary_key.iter().map(|k| format!("s.{}", q(k))).collect::<Vec<_>>().join(", ");
     let checked = format!(
         "SELECT s.*{} FROM incoming s {} ORDER BY {key}",

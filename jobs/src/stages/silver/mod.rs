@@ -370,18 +370,9 @@ async fn check_rules(
     ctx.register_table("all_rows", all_df.into_view()).map_err(df_err("all rows"))?;
     // Parents' current rows for relationships rules: only the files that can hold the keys this run refers to.
     register_parents(ctx, lake, table, rules, Some("incoming")).await?;
-    let mut flags = Vec::new();
-    let mut joins = Vec::new();
+    let RuleFlags { columns: flags, joins, reasons } = rule_flags(ctx, table, rules).await?;
     // Each rule's reason and the rows breaking it, by position.
-    let mut broken: Vec<(String, Vec<usize>)> = Vec::new();
-    for (i, rule) in rules.iter().enumerate() {
-        quality::check_predicate(ctx, rule, name, "incoming").await?;
-        let parent = |p: &str| format!("silver_{p}_{i}");
-        let v = quality::violation(rule, &quality::Scope { table, index: i, parent: &parent })?;
-        flags.push(format!("COALESCE({}, false) AS _v{i}", v.expr));
-        joins.extend(v.join);
-        broken.push((v.reason, Vec::new()));
-    }
+    let mut broken: Vec<(String, Vec<usize>)> = reasons.into_iter().map(|r| (r, Vec::new())).collect();
     if rules.is_empty() {
         return Ok(broken);
     }
@@ -418,6 +409,29 @@ async fn check_rules(
         }
     }
     Ok(broken)
+}
+
+/// The rules of a table as columns of a query over `incoming` (aliased `s`, parents registered by
+/// [`register_parents`]): rule `i`'s flag `__v<i>` (true when the row breaks it), with the joins the flags need and
+/// each rule's reason.
+struct RuleFlags {
+    columns: Vec<String>,
+    joins: Vec<String>,
+    reasons: Vec<String>,
+}
+
+/// [`RuleFlags`] of `rules`; an `sql` rule's predicate that does not plan over `incoming` is a configuration error.
+async fn rule_flags(ctx: &SessionContext, table: &'static Table, rules: &[QualityRule]) -> Result<RuleFlags> {
+    let mut flags = RuleFlags { columns: Vec::new(), joins: Vec::new(), reasons: Vec::new() };
+    for (i, rule) in rules.iter().enumerate() {
+        quality::check_predicate(ctx, rule, table.name, "incoming").await?;
+        let parent = |p: &str| format!("silver_{p}_{i}");
+        let v = quality::violation(rule, &quality::Scope { table, index: i, parent: &parent })?;
+        flags.columns.push(format!("COALESCE({}, false) AS __v{i}", v.expr));
+        flags.joins.extend(v.join);
+        flags.reasons.push(v.reason);
+    }
+    Ok(flags)
 }
 
 /// Registers each relationships rule's parent rows as `silver_<parent>_<i>`: the parent's silver table, narrowed to
