@@ -92,10 +92,12 @@ pub fn is_exhausted(e: &StageError) -> bool {
         Some(deltalake::DeltaTableError::Generic(text)) if text.starts_with("Resources exhausted"))
 }
 
-/// A session like `ctx` (its tables, its runtime and memory pool) that plans joins as sort-merge joins, whose
-/// inputs are sorted and which spill past the limit, instead of hash joins, whose build side must fit in memory.
+/// A session on the runtime of `ctx` (its memory pool) with no tables yet, that plans joins as sort-merge joins,
+/// whose inputs are sorted and which spill past the limit, instead of hash joins, whose build side must fit in
+/// memory; its scans read [`plain_strings`].
 pub fn spilling_joins(ctx: &SessionContext) -> SessionContext {
-    let spilling = SessionContext::new_with_state(ctx.state());
+    let spilling = session_like(ctx);
+    plain_strings(&spilling);
     spilling.state_ref().write().config_mut().options_mut().optimizer.prefer_hash_join = false;
     spilling
 }
@@ -110,14 +112,20 @@ fn hint() -> String {
     }
 }
 
-/// A DataFusion session with delta-rs's settings on `runtime` (every session of a stage shares one), reading
-/// parquet strings as plain strings rather than views: a view array keeps every buffer its strings came from, so
-/// after a repartition or a sort each batch is charged to the pool for all of them (a sort of 1M users asked for
-/// 1.2 GB at once at scale 10) and nothing can spill under a limit.
+/// A DataFusion session with delta-rs's settings on `runtime` (every session of a stage shares one).
 pub fn session(runtime: &Arc<RuntimeEnv>) -> SessionContext {
     let ctx: SessionContext = DeltaSessionContext::with_runtime_env(runtime.clone()).into();
-    ctx.state_ref().write().config_mut().options_mut().execution.parquet.schema_force_view_types = false;
+    ctx.state_ref().write().config_mut().options_mut().execution.parquet.schema_force_view_types = true;
     ctx
+}
+
+/// Makes the tables `ctx` scans from now on read parquet strings as plain strings rather than views (see
+/// [`crate::lake::scan`]), for queries whose sorts and joins must spill: a view array keeps every buffer its
+/// strings came from, so after a repartition or a sort each batch is charged to the pool for all of them (a sort
+/// of 1M users asked for 1.2 GB at once at scale 10) and nothing can spill. Views are faster (about a third less
+/// CPU at scale 1), so only the work that may not fit reads plain strings.
+pub fn plain_strings(ctx: &SessionContext) {
+    ctx.state_ref().write().config_mut().options_mut().execution.parquet.schema_force_view_types = false;
 }
 
 /// Another session on the runtime of `ctx` (its memory pool included), for a query planned on its own.
@@ -177,11 +185,20 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_spilling_session_sees_the_same_tables_and_joins_by_sort_merge() {
+    async fn the_spilling_session_shares_the_pool_and_joins_by_sort_merge() {
         use deltalake::datafusion::physical_plan::displayable;
         let ctx = session(&MemoryLimit::resolve(Some(bytesize::ByteSize::mib(64)), None, "test").runtime().unwrap());
+        let spilling_ctx = spilling_joins(&ctx);
+        assert!(Arc::ptr_eq(&ctx.runtime_env(), &spilling_ctx.runtime_env()), "one memory pool");
         for t in ["a", "b"] {
-            ctx.sql(&format!("CREATE TABLE {t} AS VALUES (1, 'x'), (2, 'y')")).await.unwrap().collect().await.unwrap();
+            for c in [&ctx, &spilling_ctx] {
+                c.sql(&format!("CREATE TABLE {t} AS VALUES (1, 'x'), (2, 'y')"))
+                    .await
+                    .unwrap()
+                    .collect()
+                    .await
+                    .unwrap();
+            }
         }
         let sql = "SELECT * FROM a JOIN b ON a.column1 = b.column1";
         let plan = |ctx: SessionContext| async move {
@@ -190,7 +207,7 @@ mod tests {
             displayable(physical.as_ref()).indent(true).to_string()
         };
         assert!(plan(ctx.clone()).await.contains("HashJoinExec"));
-        let spilling = plan(spilling_joins(&ctx)).await;
+        let spilling = plan(spilling_ctx).await;
         assert!(spilling.contains("SortMergeJoin"), "{spilling}");
         assert!(plan(ctx).await.contains("HashJoinExec"), "the original session keeps hash joins");
     }

@@ -434,14 +434,15 @@ impl Build<'_> {
         let df = self.ctx.sql(&sql).await.map_err(|e| self.sql_error(e))?;
         match self.rebuild(existing.clone(), df, &new_state, summary).await {
             Err(e) if crate::memory::is_exhausted(&e) => {
-                // A hash join's build side cannot spill: the same query with sort-merge joins, which can, under
-                // the same limit (slower, so only when the fast plan did not fit). Nothing of the first try was
-                // committed.
+                // A hash join's build side cannot spill: the same query with sort-merge joins, which can, over
+                // the same inputs read as plain strings, under the same limit (slower, so only when the fast plan
+                // did not fit). Nothing of the first try was committed.
                 tracing::warn!(
                     table = model.name,
                     "its hash joins do not fit the memory limit: rebuilding it with sort-merge joins"
                 );
                 let spilling = crate::memory::spilling_joins(self.ctx);
+                register_layer(&spilling, self.lake, SILVER, reads.iter().map(String::as_str)).await?;
                 let df = spilling.sql(&sql).await.map_err(|e| self.sql_error(e))?;
                 self.rebuild(existing, df, &new_state, summary).await
             }

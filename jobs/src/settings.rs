@@ -41,6 +41,8 @@ pub struct Settings {
     pub quality: BTreeMap<String, Vec<QualityRule>>,
     /// The DataFusion runtime every query of the stage runs on, its memory pool bounded by `memory_limit`.
     pub runtime: Arc<RuntimeEnv>,
+    /// That limit, in bytes.
+    pub memory_limit: u64,
 }
 
 impl Settings {
@@ -48,7 +50,8 @@ impl Settings {
     pub fn resolve(args: &StageArgs) -> Result<Settings> {
         let run = RunContext::resolve(args)?;
         check_lake(&run.data.lake)?;
-        let runtime = MemoryLimit::resolve(args.memory_limit, run.data.memory_limit, &run.env.name).runtime()?;
+        let limit = MemoryLimit::resolve(args.memory_limit, run.data.memory_limit, &run.env.name);
+        let runtime = limit.runtime()?;
         Ok(Settings {
             env: run.env,
             data: run.data,
@@ -59,6 +62,7 @@ impl Settings {
             batch_rows: args.batch_rows,
             quality: run.config.quality,
             runtime,
+            memory_limit: limit.bytes,
         })
     }
 

@@ -151,6 +151,36 @@ async fn every_rule_kind_quarantines_the_rows_that_break_it() {
     assert!(users_summary["note"].as_str().unwrap_or_default().contains("users.sql.updated_after_created: 1"));
 }
 
+/// A table too large for the memory limit streams its first load (`AMALI_SILVER_STREAMING=always` makes every
+/// table do so): the same silver rows and the same quarantine as the path that holds a small table in memory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streamed_first_load_gives_what_one_held_in_memory_gives() {
+    let mut seen = Vec::new();
+    for streamed in [false, true] {
+        let w = crafted(RULES, USERS, ORDERS);
+        w.run("read_from_app_database", "r1");
+        w.run("ingestion_from_rds", "r1");
+        let mut stage = w.stage("silver_transformation", "r1");
+        if streamed {
+            stage.env("AMALI_SILVER_STREAMING", "always");
+        }
+        let out = stage.output().unwrap();
+        assert!(out.status.success(), "streamed: {streamed}: {}", String::from_utf8_lossy(&out.stderr));
+        let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+        reconciles(&summary);
+        let lake = w.lake();
+        let mut tables = Vec::new();
+        for t in ["users", "orders"] {
+            tables.push(table_rows(&lake, "silver", t, &["_ingested_at", "_silver_run_id"]).await);
+        }
+        // The row's JSON holds its ingestion time, which differs between the two work directories.
+        tables.push(table_rows(&lake, "silver", "_quarantine", &["quarantined_at", "run_id", "row"]).await);
+        seen.push(tables);
+    }
+    assert!(!seen[0][2].is_empty(), "the crafted rows quarantine some");
+    assert_eq!(seen[0], seen[1]);
+}
+
 /// The crafted app database under `rules`, landed and ingested, then `silver_transformation` expected to fail: the
 /// work directory, the stage's process output and its summary.
 fn silver_with(rules: &str) -> (Workdir, std::process::Output, Value) {

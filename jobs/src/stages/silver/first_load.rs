@@ -59,6 +59,8 @@ pub(super) async fn load(
     summary: &mut TableSummary,
 ) -> Result<()> {
     let name = table.name;
+    // Its sorts must spill: bronze and the parents read as plain strings.
+    crate::memory::plain_strings(ctx);
     register(ctx, "bronze_t", bronze).await?;
     let incoming = ctx.sql(&latest_sql(table, select, "bronze_t", "")).await.map_err(df_err("read bronze"))?;
     let incoming_schema: Schema = incoming.schema().as_arrow().clone();
@@ -322,4 +324,32 @@ pub(super) async fn is_first(existing: Option<&DeltaTable>, name: &str) -> Resul
     let Some(t) = existing else { return Ok(true) };
     let files = t.snapshot().map_err(|e| from_delta("snapshot", e))?.log_data().num_files();
     Ok(files == 0 && lake::txn_version(t, &app_id(name)).await?.is_none())
+}
+
+/// Whether a first load of `bronze` is small enough to hold (the in-memory path, faster on small tables): its
+/// parquet bytes times [`HOLD_FACTOR`] within the memory limit. `AMALI_SILVER_STREAMING=always` streams every
+/// first load (to reproduce what a large table does on small data; the tests compare the two paths).
+pub(super) fn fits_in_memory(bronze: &DeltaTable, limit: u64) -> Result<bool> {
+    if std::env::var("AMALI_SILVER_STREAMING").is_ok_and(|v| v == "always") {
+        return Ok(false);
+    }
+    let snapshot = bronze.snapshot().map_err(|e| from_delta("snapshot", e))?;
+    let bytes: u64 = snapshot.log_data().iter().map(|f| f.size().max(0) as u64).sum();
+    Ok(bytes.saturating_mul(HOLD_FACTOR) <= limit)
+}
+
+/// How much memory the in-memory path takes per byte of bronze parquet: decoded Arrow is about 4x the compressed
+/// bytes, and it holds about four copies while checking and writing, for up to three tables at once.
+pub const HOLD_FACTOR: u64 = 48;
+
+/// The silver schema of a table whose bronze has no row yet (the table exists from the first run on).
+pub(super) fn empty_schema(table: &Table, columns: &[&crate::schema::Column]) -> Schema {
+    let mut fields: Vec<deltalake::arrow::datatypes::Field> =
+        columns.iter().map(|c| table.silver_field(c).with_nullable(true)).collect();
+    fields.push(deltalake::arrow::datatypes::Field::new(
+        "_ingested_at",
+        DataType::Timestamp(deltalake::arrow::datatypes::TimeUnit::Microsecond, Some("UTC".into())),
+        true,
+    ));
+    silver_schema(&Schema::new(fields))
 }

@@ -29,6 +29,7 @@ use deltalake::arrow::util::display::array_value_to_string;
 use deltalake::datafusion::datasource::MemTable;
 use deltalake::datafusion::prelude::SessionContext;
 use deltalake::kernel::StructType;
+use deltalake::protocol::SaveMode;
 
 mod first_load;
 
@@ -169,7 +170,9 @@ async fn conform(
     let columns: Vec<&crate::schema::Column> =
         table.columns.iter().filter(|c| bronze_schema.field(c.name).is_some()).collect();
     let select = bronze_select(table, &bronze_schema, &columns);
-    if first_load::is_first(existing.as_ref(), name).await? {
+    if first_load::is_first(existing.as_ref(), name).await?
+        && !first_load::fits_in_memory(&bronze, settings.memory_limit)?
+    {
         return first_load::load(settings, ctx, sink, table, rules, &bronze, &select, summary).await;
     }
     let incoming = read_new_rows(ctx, table, &bronze, &select, existing.as_ref()).await?;
@@ -177,6 +180,11 @@ async fn conform(
     let Some(newest) = incoming.newest else {
         summary.note = Some("no new bronze rows".into());
         summary.delta_version = existing.as_ref().and_then(|t| t.version()).map(|v| v as i64);
+        if existing.is_none() {
+            // The table exists from the first run on, empty if its source is.
+            let t = lake.open_or_create(SILVER, name, &first_load::empty_schema(table, &columns), &[]).await?;
+            summary.delta_version = t.version().map(|v| v as i64);
+        }
         return Ok(());
     };
     let broken = check_rules(ctx, lake, table, &columns, rules, &incoming, existing.as_ref()).await?;
@@ -191,7 +199,7 @@ async fn conform(
     summary.rows_quarantined = sorted.set_aside as u64;
     let keep = conform_money(table, sorted.keep)?;
     let rows_out: u64 = keep.iter().map(|b| b.num_rows() as u64).sum();
-    let after = upsert(settings, ctx, lake, table, keep, newest).await?;
+    let after = upsert(settings, ctx, lake, table, existing.is_none(), keep, newest).await?;
     summary.rows_written = rows_out;
     summary.delta_version = after.version().map(|v| v as i64);
     Ok(())
@@ -598,12 +606,14 @@ async fn quarantine(settings: &Settings, sink: &Sink<'_>, name: &str, rows: &[Qu
 }
 
 /// Writes the rows that go on to the silver table in one commit carrying the table's transaction (`newest`): an
-/// upsert by primary key, replacing a held row only when it changed (a first load is [`first_load`]'s).
+/// upsert by primary key, replacing a held row only when it changed; a first load held in memory appends in key
+/// order (a larger one streams: [`first_load`]).
 async fn upsert(
     settings: &Settings,
     ctx: &SessionContext,
     lake: &Lake,
     table: &'static Table,
+    first_load: bool,
     keep: Vec<RecordBatch>,
     newest: i64,
 ) -> Result<DeltaTable> {
@@ -615,6 +625,10 @@ async fn upsert(
     let source = source
         .with_column("_silver_run_id", deltalake::datafusion::prelude::lit(settings.run_id.as_str()))
         .map_err(df_err("upsert source"))?;
+    if first_load {
+        // Nothing to match: an append (same commit properties, same exactly-once transaction).
+        return lake::write_in_key_order(ctx, target, source, table.primary_key, SaveMode::Append, properties).await;
+    }
     let target_columns: BTreeSet<String> =
         target.snapshot().map_err(|e| from_delta("snapshot", e))?.schema().fields().map(|f| f.name().clone()).collect();
     // Only a row that changed replaces the held one: rows extracted again unchanged (the extraction's overlap)
