@@ -24,8 +24,8 @@ use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 use futures::StreamExt;
 
 use super::{
-    QUARANTINE, RuleFlags, Sink, app_id, float_money, latest_sql, q, quarantine_schema, register, register_parents,
-    row_json, rule_flags, silver_schema,
+    QUARANTINE, Quarantined, RuleFlags, Sink, app_id, float_money, latest_sql, q, quarantine_batch, quarantine_schema,
+    register, register_parents, row_json, rule_flags, silver_schema,
 };
 use crate::error::{Result, StageError, df_err};
 use crate::lake::{self, FILE_BYTES, SILVER, from_delta};
@@ -262,13 +262,18 @@ fn stored(schema: &Schema, money: &[usize]) -> Schema {
 struct QuarantineWriter {
     writer: Option<RecordBatchWriter>,
     /// The current batch's rows: rule, reason, key, row.
-    pending: Vec<[String; 4]>,
+    pending: Vec<Quarantined>,
     rows: usize,
 }
 
 impl QuarantineWriter {
     fn push(&mut self, rule: &str, reason: &str, key: &[String], row: &str) {
-        self.pending.push([rule.to_string(), reason.to_string(), key.join("|"), row.to_string()]);
+        self.pending.push(Quarantined {
+            rule: rule.to_string(),
+            reason: reason.to_string(),
+            key: key.join("|"),
+            row: row.to_string(),
+        });
     }
 
     /// Writes the pending rows (uncommitted until [`Self::commit`]).
@@ -281,22 +286,8 @@ impl QuarantineWriter {
             self.writer = Some(sink.lake.writer(SILVER, QUARANTINE, &quarantine_schema()).await?);
         }
         let rows = std::mem::take(&mut self.pending);
-        let n = rows.len();
-        self.rows += n;
-        let text = |i: usize| Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r[i].as_str()))) as ArrayRef;
-        let batch = RecordBatch::try_new(
-            Arc::new(quarantine_schema()),
-            vec![
-                Arc::new(StringArray::from(vec![name; n])) as ArrayRef,
-                text(0),
-                text(1),
-                text(2),
-                text(3),
-                Arc::new(StringArray::from(vec![settings.run_id.as_str(); n])),
-                Arc::new(TimestampMicrosecondArray::from(vec![sink.now; n]).with_timezone("UTC")),
-            ],
-        )
-        .map_err(|e| StageError::internal(e.to_string()))?;
+        self.rows += rows.len();
+        let batch = quarantine_batch(name, &rows, &settings.run_id, sink.now)?;
         let writer = self.writer.as_mut().expect("opened above");
         writer.write(batch).await.map_err(|e| from_delta("write quarantine", e))
     }

@@ -585,10 +585,17 @@ async fn quarantine(settings: &Settings, sink: &Sink<'_>, name: &str, rows: &[Qu
     if lake::txn_version(&qt, &app).await?.is_some_and(|v| v >= newest) {
         return Ok(());
     }
+    let batch = quarantine_batch(name, rows, &settings.run_id, sink.now)?;
+    lake::append(&mut qt, futures::stream::iter([Ok(batch)]), &app, newest, &settings.run_id).await?;
+    Ok(())
+}
+
+/// The quarantine table's rows for `rows` of table `name`, set aside by run `run_id` at `now`.
+fn quarantine_batch(name: &str, rows: &[Quarantined], run_id: &str, now: i64) -> Result<RecordBatch> {
     let n = rows.len();
     let text =
         |f: fn(&Quarantined) -> &str| Arc::new(StringArray::from(rows.iter().map(f).collect::<Vec<_>>())) as ArrayRef;
-    let batch = RecordBatch::try_new(
+    RecordBatch::try_new(
         Arc::new(quarantine_schema()),
         vec![
             Arc::new(StringArray::from(vec![name; n])) as ArrayRef,
@@ -596,13 +603,11 @@ async fn quarantine(settings: &Settings, sink: &Sink<'_>, name: &str, rows: &[Qu
             text(|r| &r.reason),
             text(|r| &r.key),
             text(|r| &r.row),
-            Arc::new(StringArray::from(vec![settings.run_id.as_str(); n])),
-            Arc::new(TimestampMicrosecondArray::from(vec![sink.now; n]).with_timezone("UTC")),
+            Arc::new(StringArray::from(vec![run_id; n])),
+            Arc::new(TimestampMicrosecondArray::from(vec![now; n]).with_timezone("UTC")),
         ],
     )
-    .map_err(|e| StageError::internal(e.to_string()))?;
-    lake::append(&mut qt, futures::stream::iter([Ok(batch)]), &app, newest, &settings.run_id).await?;
-    Ok(())
+    .map_err(|e| StageError::internal(e.to_string()))
 }
 
 /// Writes the rows that go on to the silver table in one commit carrying the table's transaction (`newest`): an
