@@ -357,7 +357,7 @@ pub struct BatchFeed<'a> {
 impl<'a> BatchFeed<'a> {
     /// A feed of `shape`'s rows into `tx`, `batch_rows` at a time.
     pub fn new(shape: &Shape, batch_rows: usize, tx: &'a BatchSender) -> Self {
-        BatchFeed { builder: value::RowsBuilder::new(&shape.columns), batch_rows, tx, total: 0 }
+        BatchFeed { builder: value::RowsBuilder::with_capacity(&shape.columns, batch_rows), batch_rows, tx, total: 0 }
     }
 
     /// Rows taken so far (the next row's number is this plus one).
@@ -365,9 +365,15 @@ impl<'a> BatchFeed<'a> {
         self.total
     }
 
-    /// Adds a row; sends the batch when it is full.
-    pub async fn push(&mut self, values: &[Option<value::Scalar>]) -> Result<()> {
-        self.builder.push(values).map_err(StageError::internal)?;
+    /// Adds the value of column `col` to the row being read (see [`value::RowsBuilder::append`]); the error says
+    /// why the value does not fit.
+    pub fn append(&mut self, col: usize, value: Option<value::Cell<'_>>) -> std::result::Result<(), String> {
+        self.builder.append(col, value)
+    }
+
+    /// Ends the row being read; sends the batch when it is full.
+    pub async fn end_row(&mut self) -> Result<()> {
+        self.builder.end_row();
         self.total += 1;
         if self.builder.len() >= self.batch_rows {
             self.send().await?;

@@ -12,7 +12,9 @@ use futures::StreamExt;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, OptsBuilder, Params, Row, Value};
 
-use super::value::{Scalar, format_date, format_decimal, format_timestamp, scalar_at};
+use std::io::Write;
+
+use super::value::{Cell, Scalar, Values, days_from_civil, parse_decimal, write_date, write_decimal, write_timestamp};
 use super::{BatchFeed, BatchSender, Batches, Filter, Param, Stmt};
 use crate::error::{Result, StageError, from_database};
 use crate::schema::{Engine, Shape, Type, quote};
@@ -116,58 +118,93 @@ pub async fn read(
     let mut stream =
         conn.exec_stream::<Row, _, _>(sql, ()).await.map_err(|e| from_database(&format!("read {from}"), e))?;
     let mut feed = BatchFeed::new(shape, batch_rows, tx);
-    let mut values = Vec::with_capacity(shape.columns.len());
     while let Some(row) = stream.next().await {
         let row = row.map_err(|e| from_database(&format!("read {from}"), e))?;
-        values.clear();
-        for (v, c) in row.unwrap().into_iter().zip(&shape.columns) {
-            values.push(
-                scalar(v, c.ty)
-                    .map_err(|e| StageError::data(format!("{from}.{} (row {}): {e}", c.name, feed.rows() + 1)))?,
-            );
+        for (i, (v, c)) in row.unwrap_raw().iter().zip(&shape.columns).enumerate() {
+            let v = v.as_ref().unwrap_or(&Value::NULL);
+            append(&mut feed, i, v, c.ty)
+                .map_err(|e| StageError::data(format!("{from}.{} (row {}): {e}", c.name, feed.rows() + 1)))?;
         }
-        feed.push(&values).await?;
+        feed.end_row().await?;
     }
     feed.finish().await
 }
 
+/// Adds a value of the binary protocol to the row being read as a value of `ty`: numbers and dates as they come,
+/// text borrowed; anything else through [`scalar`].
+fn append(feed: &mut BatchFeed<'_>, col: usize, v: &Value, ty: Type) -> std::result::Result<(), String> {
+    let cell = match (v, ty) {
+        (Value::NULL, _) => None,
+        (Value::Int(i), Type::BigInt | Type::Int) => Some(Cell::Int(*i)),
+        (Value::Int(i), Type::Bool | Type::Bit) => Some(Cell::Bool(*i != 0)),
+        (Value::Double(f), Type::Double) => Some(Cell::Float(*f)),
+        (Value::Date(y, mo, d, h, mi, s, us), Type::Date | Type::DateTime | Type::Timestamp) if *y != 0 => {
+            let days = days_from_civil(*y as i32, *mo as u32, *d as u32)
+                .ok_or_else(|| format!("{y:04}-{mo:02}-{d:02} is not a date"))?;
+            Some(if ty == Type::Date {
+                Cell::Date(days)
+            } else {
+                let secs = days as i64 * 86_400 + *h as i64 * 3600 + *mi as i64 * 60 + *s as i64;
+                Cell::Micros(secs * 1_000_000 + *us as i64)
+            })
+        }
+        (Value::Bytes(b), Type::Varchar(_) | Type::Text) => {
+            Some(Cell::Str(std::str::from_utf8(b).map_err(|_| "text that is not UTF-8".to_string())?))
+        }
+        (Value::Bytes(b), Type::Decimal(p, s)) => Some(Cell::Decimal(parse_decimal(
+            std::str::from_utf8(b).map_err(|_| "a decimal that is not text".to_string())?,
+            p,
+            s,
+        )?)),
+        (other, ty) => return feed.append(col, scalar(other.clone(), ty)?.as_ref().map(Scalar::as_cell)),
+    };
+    feed.append(col, cell)
+}
+
 /// Appends a value to a `LOAD DATA` line, escaped (`\N` is NULL; backslash, tab, newline are escaped).
-fn push_field(line: &mut String, value: Option<Scalar>, ty: Type) {
+fn push_field(line: &mut Vec<u8>, value: Option<Cell<'_>>, ty: Type) {
     match value {
-        None => line.push_str("\\N"),
-        Some(Scalar::Str(s)) => {
-            for c in s.chars() {
-                match c {
-                    '\\' => line.push_str("\\\\"),
-                    '\t' => line.push_str("\\t"),
-                    '\n' => line.push_str("\\n"),
-                    '\r' => line.push_str("\\r"),
-                    '\0' => line.push_str("\\0"),
-                    c => line.push(c),
+        None => line.extend_from_slice(b"\\N"),
+        Some(Cell::Str(s)) => {
+            for b in s.bytes() {
+                match b {
+                    b'\\' => line.extend_from_slice(b"\\\\"),
+                    b'\t' => line.extend_from_slice(b"\\t"),
+                    b'\n' => line.extend_from_slice(b"\\n"),
+                    b'\r' => line.extend_from_slice(b"\\r"),
+                    0 => line.extend_from_slice(b"\\0"),
+                    b => line.push(b),
                 }
             }
         }
-        Some(Scalar::Decimal(v)) => line.push_str(&format_decimal(v, if let Type::Decimal(_, s) = ty { s } else { 0 })),
-        Some(Scalar::Date(d)) => line.push_str(&format_date(d)),
-        Some(Scalar::Micros(m)) => line.push_str(&format_timestamp(m)),
-        Some(Scalar::Float(f)) => line.push_str(&format!("{f:?}")),
-        Some(v) => line.push_str(&v.to_text(ty)),
+        Some(Cell::Decimal(v)) => write_decimal(line, v, if let Type::Decimal(_, s) = ty { s } else { 0 }),
+        Some(Cell::Date(d)) => write_date(line, d),
+        Some(Cell::Micros(m)) => write_timestamp(line, m),
+        // Debug prints the shortest text that reads back as the same double.
+        Some(Cell::Float(f)) => {
+            let _ = write!(line, "{f:?}");
+        }
+        Some(Cell::Int(i)) => {
+            let _ = write!(line, "{i}");
+        }
+        Some(Cell::Bool(b)) => line.push(if b { b'1' } else { b'0' }),
     }
 }
 
-/// One batch as `LOAD DATA` lines.
-fn tsv(shape: &Shape, batch: &RecordBatch) -> Bytes {
-    let mut out = String::with_capacity(batch.num_rows() * shape.columns.len() * 8);
+/// One batch as `LOAD DATA` lines, straight from its Arrow arrays.
+fn tsv(shape: &Shape, batch: &RecordBatch) -> std::result::Result<Bytes, String> {
+    let values = Values::of_batch(batch, &shape.columns)?;
+    let mut out = Vec::with_capacity(batch.num_rows() * shape.columns.len() * 8);
     for row in 0..batch.num_rows() {
-        for (i, c) in shape.columns.iter().enumerate() {
+        for (i, (v, c)) in values.iter().zip(&shape.columns).enumerate() {
             if i > 0 {
-                out.push('\t');
+                out.push(b'\t');
             }
-            push_field(&mut out, scalar_at(batch.column(i).as_ref(), row, c.ty), c.ty);
+            push_field(&mut out, v.get(row), c.ty);
         }
-        out.push('\n');
+        out.push(b'\n');
     }
-    Bytes::from(out)
+    Ok(Bytes::from(out))
 }
 
 fn load_sql(shape: &Shape, name: &str) -> String {
@@ -226,6 +263,7 @@ pub async fn write(
             // handler's stream while the LOAD DATA statement runs.
             let (bytes_tx, bytes_rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(2);
             let shape2 = shape.clone();
+            let name2 = name.clone();
             let mut batches = batches;
             let encoder = tokio::spawn(async move {
                 let mut sent = 0u64;
@@ -233,7 +271,15 @@ pub async fn write(
                     match batch {
                         Ok(batch) => {
                             sent += batch.num_rows() as u64;
-                            if bytes_tx.send(Ok(tsv(&shape2, &batch))).await.is_err() {
+                            let lines = match tsv(&shape2, &batch) {
+                                Ok(lines) => lines,
+                                Err(e) => {
+                                    let e = StageError::data(format!("load {name2}: {e}"));
+                                    let _ = bytes_tx.send(Err(std::io::Error::other(e.message.clone()))).await;
+                                    return Err(e);
+                                }
+                            };
+                            if bytes_tx.send(Ok(lines)).await.is_err() {
                                 break;
                             }
                         }
@@ -289,12 +335,16 @@ mod tests {
 
     #[test]
     fn fields_are_escaped() {
-        let mut line = String::new();
-        push_field(&mut line, Some(Scalar::Str("a\tb\\c\nd".into())), Type::Text);
-        line.push('|');
+        let mut line = Vec::new();
+        push_field(&mut line, Some(Cell::Str("a\tb\\c\nd")), Type::Text);
+        line.push(b'|');
         push_field(&mut line, None, Type::Text);
-        line.push('|');
-        push_field(&mut line, Some(Scalar::Decimal(-5)), Type::Decimal(10, 2));
-        assert_eq!(line, "a\\tb\\\\c\\nd|\\N|-0.05");
+        line.push(b'|');
+        push_field(&mut line, Some(Cell::Decimal(-5)), Type::Decimal(10, 2));
+        line.push(b'|');
+        push_field(&mut line, Some(Cell::Micros(1_708_000_000_123_456)), Type::DateTime);
+        line.push(b'|');
+        push_field(&mut line, Some(Cell::Float(0.1)), Type::Double);
+        assert_eq!(String::from_utf8(line).unwrap(), "a\\tb\\\\c\\nd|\\N|-0.05|2024-02-15 12:26:40.123456|0.1");
     }
 }

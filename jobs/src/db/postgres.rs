@@ -2,16 +2,13 @@
 //! in PostgreSQL's own binary format with no text parsing; values are decoded and encoded here by the column's type
 //! (`numeric` exactly, as base-10000 digits; dates and timestamps from PostgreSQL's 2000-01-01 epoch).
 
-use std::error::Error as StdError;
-
-use bytes::{BufMut, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use deltalake::arrow::array::RecordBatch;
-use futures::{StreamExt, pin_mut};
-use tokio_postgres::binary_copy::{BinaryCopyInWriter, BinaryCopyOutStream};
-use tokio_postgres::types::{FromSql, IsNull, ToSql, Type as PgType, to_sql_checked};
+use futures::{SinkExt, StreamExt, pin_mut};
+use tokio_postgres::types::{ToSql, Type as PgType};
 use tokio_postgres::{Client, NoTls};
 
-use super::value::{Scalar, format_timestamp, scalar_at};
+use super::value::{Cell, Values, format_timestamp};
 use super::{BatchFeed, BatchSender, Batches, Filter, Param, Stmt};
 use crate::error::{Result, StageError, from_database};
 use crate::schema::{Engine, Shape, Type, quote};
@@ -46,33 +43,6 @@ pub async fn connect(url: &str, password: Option<&Secret>) -> Result<Client> {
         }
     });
     Ok(client)
-}
-
-fn pg_type(ty: Type) -> PgType {
-    match ty {
-        Type::BigInt => PgType::INT8,
-        Type::Int => PgType::INT4,
-        Type::Bool | Type::Bit => PgType::BOOL,
-        Type::Decimal(..) => PgType::NUMERIC,
-        Type::Double => PgType::FLOAT8,
-        Type::Varchar(_) => PgType::VARCHAR,
-        Type::Text | Type::Enum(_) => PgType::TEXT,
-        Type::Date => PgType::DATE,
-        Type::DateTime => PgType::TIMESTAMP,
-        Type::Timestamp => PgType::TIMESTAMPTZ,
-    }
-}
-
-/// A value in PostgreSQL's binary format, of any type: decoded by [`decode`] with the column's type.
-struct Raw<'a>(&'a [u8]);
-
-impl<'a> FromSql<'a> for Raw<'a> {
-    fn from_sql(_: &PgType, raw: &'a [u8]) -> std::result::Result<Self, Box<dyn StdError + Sync + Send>> {
-        Ok(Raw(raw))
-    }
-    fn accepts(_: &PgType) -> bool {
-        true
-    }
 }
 
 fn be<const N: usize>(raw: &[u8]) -> std::result::Result<[u8; N], String> {
@@ -110,79 +80,136 @@ pub fn decode_numeric(raw: &[u8], scale: i8) -> std::result::Result<i128, String
     Ok(if sign == 0x4000 { -value } else { value })
 }
 
-/// Encodes an unscaled decimal at `scale` as PostgreSQL's binary `numeric`.
+/// Encodes an unscaled decimal at `scale` as PostgreSQL's binary `numeric` (base-10000 digits around the decimal
+/// point, leading and trailing zero digits dropped), without allocating.
 pub fn encode_numeric(unscaled: i128, scale: i8, out: &mut BytesMut) {
-    let scale = scale.max(0) as usize;
-    let digits = unscaled.unsigned_abs().to_string();
-    let digits = format!("{digits:0>width$}", width = scale + 1);
-    let (int_part, frac_part) = digits.split_at(digits.len() - scale);
-    let int_pad = (4 - int_part.len() % 4) % 4;
-    let frac_pad = (4 - frac_part.len() % 4) % 4;
-    let padded = format!("{}{int_part}{frac_part}{}", "0".repeat(int_pad), "0".repeat(frac_pad));
-    let mut groups: Vec<u16> =
-        padded.as_bytes().chunks(4).map(|c| std::str::from_utf8(c).unwrap().parse().unwrap()).collect();
-    let mut weight = ((int_part.len() + int_pad) / 4) as i32 - 1;
-    while groups.first() == Some(&0) {
-        groups.remove(0);
+    let dscale = scale.max(0) as usize;
+    // decimal digits of the magnitude, least significant first; d[dscale] is the units digit
+    let mut d = [0u8; 48];
+    let mut n = 0;
+    let mut mag = unscaled.unsigned_abs();
+    while mag > 0 {
+        d[n] = (mag % 10) as u8;
+        mag /= 10;
+        n += 1;
+    }
+    let digit = |exp: isize| -> u16 {
+        let i = exp + dscale as isize;
+        if i >= 0 && (i as usize) < n { d[i as usize] as u16 } else { 0 }
+    };
+    let group = |lowest_exp: isize| -> u16 { (0..4).rev().fold(0, |acc, k| acc * 10 + digit(lowest_exp + k)) };
+    let int_groups = n.saturating_sub(dscale).div_ceil(4) as isize;
+    let frac_groups = dscale.div_ceil(4) as isize;
+    let mut groups = [0u16; 24];
+    let mut len = 0;
+    for g in (0..int_groups).rev() {
+        groups[len] = group(4 * g);
+        len += 1;
+    }
+    for f in 1..=frac_groups {
+        groups[len] = group(-4 * f);
+        len += 1;
+    }
+    let mut weight = int_groups - 1;
+    let mut first = 0;
+    while first < len && groups[first] == 0 {
+        first += 1;
         weight -= 1;
     }
-    while groups.last() == Some(&0) {
-        groups.pop();
+    while len > first && groups[len - 1] == 0 {
+        len -= 1;
     }
-    if groups.is_empty() {
+    if first == len {
         weight = 0;
     }
-    out.put_u16(groups.len() as u16);
+    out.put_u16((len - first) as u16);
     out.put_i16(weight as i16);
     out.put_u16(if unscaled < 0 { 0x4000 } else { 0 });
-    out.put_u16(scale as u16);
-    for g in groups {
-        out.put_u16(g);
+    out.put_u16(dscale as u16);
+    for g in &groups[first..len] {
+        out.put_u16(*g);
     }
 }
 
-/// Decodes one binary value of a column of type `ty`.
-fn decode(raw: &[u8], ty: Type) -> std::result::Result<Scalar, String> {
+/// Decodes one binary value of a column of type `ty`; text is borrowed from the row.
+fn decode(raw: &[u8], ty: Type) -> std::result::Result<Cell<'_>, String> {
     Ok(match ty {
-        Type::BigInt => Scalar::Int(i64::from_be_bytes(be(raw)?)),
-        Type::Int => Scalar::Int(i32::from_be_bytes(be(raw)?) as i64),
-        Type::Bool | Type::Bit => Scalar::Bool(raw.first().copied().unwrap_or(0) != 0),
-        Type::Decimal(_, s) => Scalar::Decimal(decode_numeric(raw, s)?),
-        Type::Double => Scalar::Float(f64::from_be_bytes(be(raw)?)),
+        Type::BigInt => Cell::Int(i64::from_be_bytes(be(raw)?)),
+        Type::Int => Cell::Int(i32::from_be_bytes(be(raw)?) as i64),
+        Type::Bool | Type::Bit => Cell::Bool(raw.first().copied().unwrap_or(0) != 0),
+        Type::Decimal(_, s) => Cell::Decimal(decode_numeric(raw, s)?),
+        Type::Double => Cell::Float(f64::from_be_bytes(be(raw)?)),
         Type::Varchar(_) | Type::Text | Type::Enum(_) => {
-            Scalar::Str(std::str::from_utf8(raw).map_err(|_| "text that is not UTF-8")?.to_string())
+            Cell::Str(std::str::from_utf8(raw).map_err(|_| "text that is not UTF-8")?)
         }
-        Type::Date => Scalar::Date(i32::from_be_bytes(be(raw)?).saturating_add(PG_EPOCH_DAYS)),
-        Type::DateTime | Type::Timestamp => {
-            Scalar::Micros(i64::from_be_bytes(be(raw)?).saturating_add(PG_EPOCH_MICROS))
-        }
+        Type::Date => Cell::Date(i32::from_be_bytes(be(raw)?).saturating_add(PG_EPOCH_DAYS)),
+        Type::DateTime | Type::Timestamp => Cell::Micros(i64::from_be_bytes(be(raw)?).saturating_add(PG_EPOCH_MICROS)),
     })
 }
 
-/// A value to write with its column type, encoded in PostgreSQL's binary format.
-#[derive(Debug)]
-struct Cell(Option<Scalar>, Type);
+/// The start of a binary `COPY` stream: the signature, no flags, no header extension.
+const COPY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
+/// The end of a binary `COPY` stream.
+const COPY_TRAILER: i16 = -1;
 
-impl ToSql for Cell {
-    fn to_sql(&self, _: &PgType, out: &mut BytesMut) -> std::result::Result<IsNull, Box<dyn StdError + Sync + Send>> {
-        let Some(v) = &self.0 else { return Ok(IsNull::Yes) };
-        match (v, self.1) {
-            (Scalar::Int(i), Type::BigInt) => out.put_i64(*i),
-            (Scalar::Int(i), Type::Int) => out.put_i32(i32::try_from(*i)?),
-            (Scalar::Bool(b), _) => out.put_u8(*b as u8),
-            (Scalar::Decimal(d), Type::Decimal(_, s)) => encode_numeric(*d, s, out),
-            (Scalar::Float(f), _) => out.put_f64(*f),
-            (Scalar::Str(s), _) => out.put_slice(s.as_bytes()),
-            (Scalar::Date(d), _) => out.put_i32(d - PG_EPOCH_DAYS),
-            (Scalar::Micros(m), _) => out.put_i64(m - PG_EPOCH_MICROS),
-            (v, ty) => return Err(format!("{v:?} does not fit {ty:?}").into()),
+/// Appends one cell in binary `COPY`'s tuple format: its length, then its value in the column type's binary form.
+fn encode(cell: Option<Cell<'_>>, ty: Type, out: &mut BytesMut) -> std::result::Result<(), String> {
+    let Some(cell) = cell else {
+        out.put_i32(-1);
+        return Ok(());
+    };
+    match (cell, ty) {
+        (Cell::Int(i), Type::BigInt) => {
+            out.put_i32(8);
+            out.put_i64(i);
         }
-        Ok(IsNull::No)
+        (Cell::Int(i), Type::Int) => {
+            out.put_i32(4);
+            out.put_i32(i32::try_from(i).map_err(|_| format!("{i} does not fit an int"))?);
+        }
+        (Cell::Bool(b), _) => {
+            out.put_i32(1);
+            out.put_u8(b as u8);
+        }
+        (Cell::Decimal(d), Type::Decimal(_, s)) => {
+            let at = out.len();
+            out.put_i32(0);
+            encode_numeric(d, s, out);
+            let len = (out.len() - at - 4) as i32;
+            out[at..at + 4].copy_from_slice(&len.to_be_bytes());
+        }
+        (Cell::Float(f), _) => {
+            out.put_i32(8);
+            out.put_f64(f);
+        }
+        (Cell::Str(s), _) => {
+            out.put_i32(i32::try_from(s.len()).map_err(|_| "text longer than 2 GiB".to_string())?);
+            out.put_slice(s.as_bytes());
+        }
+        (Cell::Date(d), _) => {
+            out.put_i32(4);
+            out.put_i32(d - PG_EPOCH_DAYS);
+        }
+        (Cell::Micros(m), _) => {
+            out.put_i32(8);
+            out.put_i64(m - PG_EPOCH_MICROS);
+        }
+        (v, ty) => return Err(format!("{v:?} does not fit {ty:?}")),
     }
-    fn accepts(_: &PgType) -> bool {
-        true
+    Ok(())
+}
+
+/// Appends every row of `batch` in binary `COPY`'s tuple format.
+fn encode_batch(shape: &Shape, batch: &RecordBatch, out: &mut BytesMut) -> std::result::Result<(), String> {
+    let values = Values::of_batch(batch, &shape.columns)?;
+    let fields = i16::try_from(shape.columns.len()).map_err(|_| "more than 32767 columns".to_string())?;
+    for row in 0..batch.num_rows() {
+        out.put_i16(fields);
+        for (v, c) in values.iter().zip(&shape.columns) {
+            encode(v.get(row), c.ty, out).map_err(|e| format!("{} (row {}): {e}", c.name, row + 1))?;
+        }
     }
-    to_sql_checked!();
+    Ok(())
 }
 
 /// A statement's parameter, typed for PostgreSQL.
@@ -250,28 +277,154 @@ pub async fn read(
         shape.column_list(Engine::Postgres),
         q(from)
     );
-    let types: Vec<PgType> = shape.columns.iter().map(|c| pg_type(c.ty)).collect();
     let stream = client.copy_out(&sql).await.map_err(|e| from_database(&format!("read {from}"), e))?;
-    let rows = BinaryCopyOutStream::new(stream, &types);
-    pin_mut!(rows);
+    pin_mut!(stream);
     let mut feed = BatchFeed::new(shape, batch_rows, tx);
-    let mut values = Vec::with_capacity(shape.columns.len());
-    while let Some(row) = rows.next().await {
-        let row = row.map_err(|e| from_database(&format!("read {from}"), e))?;
-        values.clear();
-        for (i, c) in shape.columns.iter().enumerate() {
-            let raw = row.try_get::<Option<Raw<'_>>>(i).map_err(|e| from_database(&format!("read {from}"), e))?;
-            values.push(match raw {
-                None => None,
-                Some(Raw(bytes)) => Some(
-                    decode(bytes, c.ty)
-                        .map_err(|e| StageError::data(format!("{from}.{} (row {}): {e}", c.name, feed.rows() + 1)))?,
-                ),
-            });
+    let mut splitter = CopyRows::new(shape.columns.len());
+    let mut starts = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| from_database(&format!("read {from}"), e))?;
+        let data = splitter.push(chunk, &mut starts).map_err(|e| StageError::internal(format!("read {from}: {e}")))?;
+        for &start in &starts {
+            let mut p = start + 2;
+            for (i, c) in shape.columns.iter().enumerate() {
+                let len = i32::from_be_bytes([data[p], data[p + 1], data[p + 2], data[p + 3]]);
+                p += 4;
+                let cell =
+                    if len < 0 {
+                        None
+                    } else {
+                        let raw = &data[p..p + len as usize];
+                        p += len as usize;
+                        Some(decode(raw, c.ty).map_err(|e| {
+                            StageError::data(format!("{from}.{} (row {}): {e}", c.name, feed.rows() + 1))
+                        })?)
+                    };
+                feed.append(i, cell)
+                    .map_err(|e| StageError::data(format!("{from}.{} (row {}): {e}", c.name, feed.rows() + 1)))?;
+            }
+            feed.end_row().await?;
         }
-        feed.push(&values).await?;
+    }
+    if !splitter.ended() {
+        return Err(StageError::transient(format!("read {from}: the server ended the copy before its last row")));
     }
     feed.finish().await
+}
+
+/// Splits a binary `COPY ... TO STDOUT` stream into rows as its messages arrive. PostgreSQL sends one row per
+/// message, but the protocol does not promise it: a row split over messages waits for its rest, a message holding
+/// many rows gives them all.
+struct CopyRows {
+    fields: usize,
+    /// The start of a row (or of the header) whose rest has not arrived.
+    carry: BytesMut,
+    header: bool,
+    ended: bool,
+}
+
+impl CopyRows {
+    fn new(fields: usize) -> Self {
+        CopyRows { fields, carry: BytesMut::new(), header: false, ended: false }
+    }
+
+    /// Whether the stream's trailer has arrived.
+    fn ended(&self) -> bool {
+        self.ended
+    }
+
+    /// Takes the next message. Returns the bytes that hold the whole rows now available, with the offset of each
+    /// row in `starts` (cleared first); each row is a field count, then a length and value per field.
+    fn push(&mut self, chunk: Bytes, starts: &mut Vec<usize>) -> std::result::Result<Bytes, String> {
+        starts.clear();
+        if self.ended {
+            return Ok(Bytes::new());
+        }
+        let data = if self.carry.is_empty() {
+            chunk
+        } else {
+            self.carry.extend_from_slice(&chunk);
+            self.carry.split().freeze()
+        };
+        let mut pos = 0;
+        if !self.header {
+            match copy_header_len(&data)? {
+                Some(n) => {
+                    pos = n;
+                    self.header = true;
+                }
+                None => {
+                    self.carry.extend_from_slice(&data);
+                    return Ok(Bytes::new());
+                }
+            }
+        }
+        loop {
+            match next_row(&data, pos, self.fields)? {
+                NextRow::Partial => break,
+                NextRow::Trailer => {
+                    self.ended = true;
+                    pos = data.len();
+                    break;
+                }
+                NextRow::Row(end) => {
+                    starts.push(pos);
+                    pos = end;
+                }
+            }
+        }
+        self.carry.extend_from_slice(&data[pos..]);
+        Ok(data)
+    }
+}
+
+/// The length of a binary `COPY` stream's header at the start of `data` (`None`: not all of it is there yet).
+fn copy_header_len(data: &[u8]) -> std::result::Result<Option<usize>, String> {
+    const SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
+    if data.len() < SIGNATURE.len() + 8 {
+        return Ok(None);
+    }
+    if !data.starts_with(SIGNATURE) {
+        return Err("the server's COPY stream is not in binary format".into());
+    }
+    let flags = u32::from_be_bytes(data[11..15].try_into().expect("4 bytes"));
+    if flags & (1 << 16) != 0 {
+        return Err("the server's COPY stream carries OIDs".into());
+    }
+    let extension = u32::from_be_bytes(data[15..19].try_into().expect("4 bytes")) as usize;
+    Ok((data.len() >= 19 + extension).then_some(19 + extension))
+}
+
+/// What the bytes of a binary `COPY` stream at a position hold.
+enum NextRow {
+    /// A whole row, ending at this offset.
+    Row(usize),
+    /// The stream's trailer.
+    Trailer,
+    /// The start of a row whose rest has not arrived.
+    Partial,
+}
+
+/// Finds the end of the row at `pos` by walking its field lengths (`fields` of them, as the query selected).
+fn next_row(data: &[u8], pos: usize, fields: usize) -> std::result::Result<NextRow, String> {
+    let Some(count) = data.get(pos..pos + 2) else { return Ok(NextRow::Partial) };
+    let count = i16::from_be_bytes([count[0], count[1]]);
+    if count == -1 {
+        return Ok(NextRow::Trailer);
+    }
+    if count as usize != fields {
+        return Err(format!("a row of {count} fields where {fields} were selected"));
+    }
+    let mut p = pos + 2;
+    for _ in 0..fields {
+        let Some(len) = data.get(p..p + 4) else { return Ok(NextRow::Partial) };
+        let len = i32::from_be_bytes([len[0], len[1], len[2], len[3]]);
+        p += 4 + len.max(0) as usize;
+        if p > data.len() {
+            return Ok(NextRow::Partial);
+        }
+    }
+    Ok(NextRow::Row(p))
 }
 
 async fn run(client: &tokio_postgres::Transaction<'_>, statements: &[Stmt]) -> Result<()> {
@@ -285,26 +438,22 @@ async fn run(client: &tokio_postgres::Transaction<'_>, statements: &[Stmt]) -> R
     Ok(())
 }
 
+/// Loads `batches` into `name` over binary `COPY FROM STDIN`: each batch is encoded straight from its Arrow arrays
+/// into one buffer and sent as one message.
 async fn copy_in(tx: &tokio_postgres::Transaction<'_>, shape: &Shape, name: &str, mut batches: Batches) -> Result<u64> {
     let sql = format!("COPY {} ({}) FROM STDIN (FORMAT binary)", q(name), shape.column_list(Engine::Postgres));
-    let sink = tx.copy_in(&sql).await.map_err(|e| from_database(&format!("load {name}"), e))?;
-    let types: Vec<PgType> = shape.columns.iter().map(|c| pg_type(c.ty)).collect();
-    let writer = BinaryCopyInWriter::new(sink, &types);
-    pin_mut!(writer);
+    let sink = tx.copy_in::<_, Bytes>(&sql).await.map_err(|e| from_database(&format!("load {name}"), e))?;
+    pin_mut!(sink);
+    let mut buf = BytesMut::with_capacity(1 << 20);
+    buf.put_slice(COPY_HEADER);
     while let Some(batch) = batches.recv().await {
         let batch: RecordBatch = batch?;
-        for row in 0..batch.num_rows() {
-            let cells: Vec<Cell> = shape
-                .columns
-                .iter()
-                .enumerate()
-                .map(|(i, c)| Cell(scalar_at(batch.column(i).as_ref(), row, c.ty), c.ty))
-                .collect();
-            let refs: Vec<&(dyn ToSql + Sync)> = cells.iter().map(|c| c as &(dyn ToSql + Sync)).collect();
-            writer.as_mut().write(&refs).await.map_err(|e| from_database(&format!("load {name}"), e))?;
-        }
+        encode_batch(shape, &batch, &mut buf).map_err(|e| StageError::data(format!("load {name}: {e}")))?;
+        sink.send(buf.split().freeze()).await.map_err(|e| from_database(&format!("load {name}"), e))?;
     }
-    writer.finish().await.map_err(|e| from_database(&format!("load {name}"), e))
+    buf.put_i16(COPY_TRAILER);
+    sink.send(buf.split().freeze()).await.map_err(|e| from_database(&format!("load {name}"), e))?;
+    sink.finish().await.map_err(|e| from_database(&format!("load {name}"), e))
 }
 
 /// `before`, the batches into `into` via binary `COPY FROM STDIN`, `after`, in one transaction.
@@ -333,12 +482,68 @@ mod tests {
     use super::*;
 
     #[test]
+    fn copy_streams_split_anywhere_give_the_same_rows() {
+        use crate::schema::Column;
+        use deltalake::arrow::array::{ArrayRef, Int64Array, StringArray};
+        use std::sync::Arc;
+        let columns = vec![
+            Column { name: "id", ty: Type::BigInt, nullable: false, default: None, auto_increment: false },
+            Column { name: "name", ty: Type::Text, nullable: true, default: None, auto_increment: false },
+        ];
+        let shape = Shape { name: "t", columns: columns.clone(), primary_key: vec!["id"] };
+        let batch = RecordBatch::try_from_iter([
+            ("id", Arc::new(Int64Array::from(vec![1, 2, 3])) as ArrayRef),
+            ("name", Arc::new(StringArray::from(vec![Some("Zoë"), None, Some("")])) as ArrayRef),
+        ])
+        .unwrap();
+        let mut stream = BytesMut::new();
+        stream.put_slice(COPY_HEADER);
+        encode_batch(&shape, &batch, &mut stream).unwrap();
+        stream.put_i16(COPY_TRAILER);
+        let stream = stream.freeze();
+        let read = |data: &Bytes, start: usize| {
+            let id = i64::from_be_bytes(data[start + 6..start + 14].try_into().unwrap());
+            let len = i32::from_be_bytes(data[start + 14..start + 18].try_into().unwrap());
+            let name =
+                (len >= 0).then(|| String::from_utf8(data[start + 18..start + 18 + len as usize].to_vec()).unwrap());
+            (id, name)
+        };
+        let want = vec![(1, Some("Zoë".to_string())), (2, None), (3, Some(String::new()))];
+        for size in 1..=stream.len() {
+            let mut rows = CopyRows::new(2);
+            let mut starts = Vec::new();
+            let mut got = Vec::new();
+            for chunk in stream.chunks(size) {
+                let data = rows.push(Bytes::copy_from_slice(chunk), &mut starts).unwrap();
+                got.extend(starts.iter().map(|&s| read(&data, s)));
+            }
+            assert!(rows.ended(), "messages of {size} bytes");
+            assert_eq!(got, want, "messages of {size} bytes");
+        }
+        let mut rows = CopyRows::new(3);
+        assert!(rows.push(stream.clone(), &mut Vec::new()).unwrap_err().contains("2 fields where 3"));
+        let mut rows = CopyRows::new(2);
+        assert!(rows.push(Bytes::from_static(b"id,name\n1,Zo\xc3\xab\n2,\n3,x\n"), &mut Vec::new()).is_err());
+    }
+
+    #[test]
     fn numerics_round_trip() {
         for (v, s) in [(0i128, 2i8), (2599, 2), (-5, 2), (123_456_789_012, 2), (10_000, 0), (1, 4), (-99_990_000, 4)] {
             let mut buf = BytesMut::new();
             encode_numeric(v, s, &mut buf);
             assert_eq!(decode_numeric(&buf, s).unwrap(), v, "{v} at scale {s}");
         }
+        // PostgreSQL's own form: base-10000 digits, weight of the first, no leading or trailing zero digits
+        let encoded = |v: i128, s: i8| {
+            let mut buf = BytesMut::new();
+            encode_numeric(v, s, &mut buf);
+            buf.chunks(2).map(|w| u16::from_be_bytes([w[0], w[1]]) as i32).collect::<Vec<_>>()
+        };
+        assert_eq!(encoded(1250, 2), [2, 0, 0, 2, 12, 5000]);
+        assert_eq!(encoded(-5, 2), [1, 0xFFFF, 0x4000, 2, 500]);
+        assert_eq!(encoded(12_345_678_901_234, 2), [4, 2, 0, 2, 1234, 5678, 9012, 3400]);
+        assert_eq!(encoded(0, 2), [0, 0, 0, 2]);
+        assert_eq!(encoded(100_000_000, 0), [1, 2, 0, 0, 1]);
         // 12.5 as PostgreSQL sends it (ndigits 2, weight 0, dscale 1): [12, 5000], read at scale 2
         let raw = [0, 2, 0, 0, 0, 0, 0, 1, 0, 12, 0x13, 0x88];
         assert_eq!(decode_numeric(&raw, 2).unwrap(), 1250);

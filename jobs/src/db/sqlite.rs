@@ -7,7 +7,7 @@ use deltalake::arrow::array::RecordBatch;
 use rusqlite::types::{Value as SqlValue, ValueRef};
 use rusqlite::{Connection, params_from_iter};
 
-use super::value::{RowsBuilder, Scalar, scalar_at};
+use super::value::{Cell, RowsBuilder, Scalar, Values, write_date, write_decimal, write_timestamp};
 use super::{Batches, Filter, Param, Stmt};
 use crate::error::{Result, StageError, from_database};
 use crate::schema::{Column, Engine, Shape, Table, Type, quote};
@@ -37,14 +37,23 @@ fn scalar(value: ValueRef<'_>, ty: Type) -> std::result::Result<Option<Scalar>, 
     }))
 }
 
-/// How a value is stored: decimals, dates and timestamps as text (exact, sortable), booleans as 0/1.
-pub fn stored(value: &Option<Scalar>, ty: Type) -> SqlValue {
+/// How a cell is stored: integers and booleans (0/1) as integers, doubles as reals, decimals, dates and timestamps
+/// as text (exact, sortable), as [`Scalar::to_text`] writes them.
+pub fn stored(value: Option<Cell<'_>>, ty: Type) -> SqlValue {
+    let text = |write: &dyn Fn(&mut Vec<u8>)| {
+        let mut out = Vec::with_capacity(26);
+        write(&mut out);
+        SqlValue::Text(String::from_utf8(out).expect("ASCII"))
+    };
     match value {
         None => SqlValue::Null,
-        Some(Scalar::Int(i)) => SqlValue::Integer(*i),
-        Some(Scalar::Bool(b)) => SqlValue::Integer(*b as i64),
-        Some(Scalar::Float(f)) => SqlValue::Real(*f),
-        Some(v) => SqlValue::Text(v.to_text(ty)),
+        Some(Cell::Int(i)) => SqlValue::Integer(i),
+        Some(Cell::Bool(b)) => SqlValue::Integer(b as i64),
+        Some(Cell::Float(f)) => SqlValue::Real(f),
+        Some(Cell::Str(s)) => SqlValue::Text(s.to_string()),
+        Some(Cell::Decimal(d)) => text(&|out| write_decimal(out, d, if let Type::Decimal(_, s) = ty { s } else { 0 })),
+        Some(Cell::Date(d)) => text(&|out| write_date(out, d)),
+        Some(Cell::Micros(m)) => text(&|out| write_timestamp(out, m)),
     }
 }
 
@@ -215,12 +224,10 @@ pub fn insert_in(tx: &rusqlite::Transaction<'_>, shape: &[Column], name: &str, b
     let mut stmt = tx.prepare_cached(&sql).map_err(|e| from_database(&format!("insert into {name}"), e))?;
     let mut n = 0u64;
     for batch in batches {
+        let columns =
+            Values::of_batch(batch, shape).map_err(|e| StageError::data(format!("insert into {name}: {e}")))?;
         for row in 0..batch.num_rows() {
-            let values: Vec<SqlValue> = shape
-                .iter()
-                .enumerate()
-                .map(|(i, c)| stored(&scalar_at(batch.column(i).as_ref(), row, c.ty), c.ty))
-                .collect();
+            let values: Vec<SqlValue> = columns.iter().zip(shape).map(|(v, c)| stored(v.get(row), c.ty)).collect();
             stmt.execute(params_from_iter(values)).map_err(|e| from_database(&format!("insert into {name}"), e))?;
             n += 1;
         }
