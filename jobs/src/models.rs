@@ -989,6 +989,7 @@ impl Build<'_> {
             .with_input_plan(plan)
             .with_session_state(Arc::new(session))
             .with_save_mode(SaveMode::Overwrite)
+            .with_writer_properties(crate::lake::writer_properties())
             .with_schema_mode(deltalake::operations::write::SchemaMode::Overwrite)
             .with_partition_columns(model.partition_by())
             .with_table_name(model.name)

@@ -17,6 +17,8 @@ use deltalake::kernel::StructType;
 use deltalake::kernel::Transaction;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake::kernel::transaction::CommitProperties;
+use deltalake::parquet::basic::Compression;
+use deltalake::parquet::file::properties::WriterProperties;
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 
 use deltalake::datafusion::common::ScalarValue;
@@ -114,7 +116,9 @@ impl Lake {
     /// creates it with [`Self::open_or_create`] just before committing).
     pub async fn writer(&self, layer: &str, table: &str, schema: &Schema) -> Result<RecordBatchWriter> {
         if let Some(t) = self.open(layer, table).await? {
-            return RecordBatchWriter::for_table(&t).map_err(|e| from_delta("open writer", e));
+            return Ok(RecordBatchWriter::for_table(&t)
+                .map_err(|e| from_delta("open writer", e))?
+                .with_writer_properties(writer_properties()));
         }
         check_columns(schema, table)?;
         let uri = self.uri(layer, table);
@@ -122,8 +126,9 @@ impl Lake {
             std::fs::create_dir_all(&uri).map_err(|e| StageError::config(format!("cannot create {uri}: {e}")))?;
         }
         let url = deltalake::ensure_table_uri(&uri).map_err(|e| from_delta(&format!("open {uri}"), e))?;
-        RecordBatchWriter::try_new(url.as_str(), Arc::new(schema.clone()), None, None)
-            .map_err(|e| from_delta("open writer", e))
+        Ok(RecordBatchWriter::try_new(url.as_str(), Arc::new(schema.clone()), None, None)
+            .map_err(|e| from_delta("open writer", e))?
+            .with_writer_properties(writer_properties()))
     }
 
     /// Opens a table, creating it with `schema` (and `partition_columns`) if it does not exist.
@@ -195,6 +200,26 @@ pub async fn version_of_txn(table: &DeltaTable, app_id: &str, txn: i64) -> Resul
     Ok(found)
 }
 
+/// The largest dictionary page a column chunk keeps before Parquet falls back to plain encoding.
+///
+/// Parquet interns every value of a column into a dictionary until it outgrows this limit; the 1 MiB default means
+/// a column of keys, amounts or times (128k distinct 8-byte values) was hashed value by value before falling back,
+/// in every row group: 14% of `silver_transformation`'s CPU (perf, scale 1). At 64 KiB the columns with few values
+/// (statuses, countries, flags, run ids) still get their dictionary and the rest fall back early: side by side,
+/// silver used a fifth less CPU (scale 1: 14.0 and 13.8 to 11.0 and 11.1 CPU s) for 2.5% more bytes (460 to 471
+/// MB). Zstandard instead of Snappy made silver 37% smaller (297 MB) for a fifth more CPU: not taken while CPU is
+/// the target.
+pub const DICTIONARY_PAGE_BYTES: usize = 64 * 1024;
+
+/// The Parquet properties of every file amali writes to the lake: delta-rs's Snappy, with dictionaries bounded by
+/// [`DICTIONARY_PAGE_BYTES`].
+pub fn writer_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_dictionary_page_size_limit(DICTIONARY_PAGE_BYTES)
+        .build()
+}
+
 /// The properties of a commit that carries `app_id`'s transaction `txn`, and says so (and which run made it) in its
 /// commit info.
 pub fn commit_properties(app_id: &str, txn: i64, run_id: &str) -> CommitProperties {
@@ -217,7 +242,8 @@ pub async fn append(
     let properties = commit_properties(app_id, txn, run_id);
     let mut writer = RecordBatchWriter::for_table(table)
         .map_err(|e| from_delta("open writer", e))?
-        .with_commit_properties(properties);
+        .with_commit_properties(properties)
+        .with_writer_properties(writer_properties());
     let mut rows = 0u64;
     futures::pin_mut!(batches);
     while let Some(batch) = futures::StreamExt::next(&mut batches).await {

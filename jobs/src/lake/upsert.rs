@@ -248,6 +248,7 @@ impl<'a> Upsert<'a> {
             .with_source_alias("s")
             .with_target_alias("t")
             .with_merge_schema(true)
+            .with_writer_properties(super::writer_properties())
             .with_commit_properties(self.properties);
         if let Some(flag) = &deleting {
             builder = builder
@@ -315,6 +316,7 @@ pub async fn write_in_key_order(
         .with_input_plan(rows.logical_plan().clone())
         .with_session_state(Arc::new(ctx.state()))
         .with_target_file_size(NonZeroU64::new(FILE_BYTES))
+        .with_writer_properties(super::writer_properties())
         .with_save_mode(mode)
         .with_commit_properties(properties)
         .await
