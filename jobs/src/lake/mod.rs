@@ -211,8 +211,10 @@ pub async fn version_of_txn(table: &DeltaTable, app_id: &str, txn: i64) -> Resul
 /// the target.
 pub const DICTIONARY_PAGE_BYTES: usize = 64 * 1024;
 
-/// The Parquet properties of every file amali writes to the lake: delta-rs's Snappy, with dictionaries bounded by
-/// [`DICTIONARY_PAGE_BYTES`].
+/// The Parquet properties of the silver and gold files amali writes: delta-rs's Snappy, with dictionaries bounded
+/// by [`DICTIONARY_PAGE_BYTES`]. Bronze ([`append`]) keeps Parquet's 1 MiB dictionaries: silver reads every bronze
+/// row, and bronze written with 64 KiB dictionaries cost silver + gold 19.5 CPU s instead of 13.7 (scale 1; more
+/// columns arrive plain-encoded, slower to decode than dictionary pages).
 pub fn writer_properties() -> WriterProperties {
     WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
@@ -230,7 +232,8 @@ pub fn commit_properties(app_id: &str, txn: i64, run_id: &str) -> CommitProperti
     ])
 }
 
-/// Appends batches to `table` in one commit carrying `app_id`'s transaction `txn` (see the module docs).
+/// Appends batches to `table` (with delta-rs's writer properties: full dictionaries, see [`writer_properties`]) in
+/// one commit carrying `app_id`'s transaction `txn` (see the module docs).
 /// Files are written as batches arrive; the commit makes them visible all at once. Returns the new version.
 pub async fn append(
     table: &mut DeltaTable,
@@ -242,8 +245,7 @@ pub async fn append(
     let properties = commit_properties(app_id, txn, run_id);
     let mut writer = RecordBatchWriter::for_table(table)
         .map_err(|e| from_delta("open writer", e))?
-        .with_commit_properties(properties)
-        .with_writer_properties(writer_properties());
+        .with_commit_properties(properties);
     let mut rows = 0u64;
     futures::pin_mut!(batches);
     while let Some(batch) = futures::StreamExt::next(&mut batches).await {
