@@ -12,9 +12,7 @@ use futures::StreamExt;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, OptsBuilder, Params, Row, Value};
 
-use std::io::Write;
-
-use super::value::{Cell, Scalar, Values, days_from_civil, parse_decimal, write_date, write_decimal, write_timestamp};
+use super::value::{Cell, Scalar, Values, days_from_civil, parse_decimal, write_text};
 use super::{BatchFeed, BatchSender, Batches, Filter, Param, Stmt};
 use crate::error::{Result, StageError, from_database};
 use crate::schema::{Engine, Shape, Type, quote};
@@ -177,17 +175,7 @@ fn push_field(line: &mut Vec<u8>, value: Option<Cell<'_>>, ty: Type) {
                 }
             }
         }
-        Some(Cell::Decimal(v)) => write_decimal(line, v, if let Type::Decimal(_, s) = ty { s } else { 0 }),
-        Some(Cell::Date(d)) => write_date(line, d),
-        Some(Cell::Micros(m)) => write_timestamp(line, m),
-        // Debug prints the shortest text that reads back as the same double.
-        Some(Cell::Float(f)) => {
-            let _ = write!(line, "{f:?}");
-        }
-        Some(Cell::Int(i)) => {
-            let _ = write!(line, "{i}");
-        }
-        Some(Cell::Bool(b)) => line.push(if b { b'1' } else { b'0' }),
+        Some(cell) => write_text(line, cell, ty),
     }
 }
 

@@ -290,17 +290,14 @@ pub async fn read(
             for (i, c) in shape.columns.iter().enumerate() {
                 let len = i32::from_be_bytes([data[p], data[p + 1], data[p + 2], data[p + 3]]);
                 p += 4;
-                let cell =
-                    if len < 0 {
-                        None
-                    } else {
-                        let raw = &data[p..p + len as usize];
-                        p += len as usize;
-                        Some(decode(raw, c.ty).map_err(|e| {
-                            StageError::data(format!("{from}.{} (row {}): {e}", c.name, feed.rows() + 1))
-                        })?)
-                    };
-                feed.append(i, cell)
+                let raw = (len >= 0).then(|| {
+                    let raw = &data[p..p + len as usize];
+                    p += len as usize;
+                    raw
+                });
+                raw.map(|raw| decode(raw, c.ty))
+                    .transpose()
+                    .and_then(|cell| feed.append(i, cell))
                     .map_err(|e| StageError::data(format!("{from}.{} (row {}): {e}", c.name, feed.rows() + 1)))?;
             }
             feed.end_row().await?;

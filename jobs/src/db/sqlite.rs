@@ -7,7 +7,7 @@ use deltalake::arrow::array::RecordBatch;
 use rusqlite::types::{Value as SqlValue, ValueRef};
 use rusqlite::{Connection, params_from_iter};
 
-use super::value::{Cell, RowsBuilder, Scalar, Values, write_date, write_decimal, write_timestamp};
+use super::value::{Cell, RowsBuilder, Scalar, Values, write_text};
 use super::{Batches, Filter, Param, Stmt};
 use crate::error::{Result, StageError, from_database};
 use crate::schema::{Column, Engine, Shape, Table, Type, quote};
@@ -40,20 +40,17 @@ fn scalar(value: ValueRef<'_>, ty: Type) -> std::result::Result<Option<Scalar>, 
 /// How a cell is stored: integers and booleans (0/1) as integers, doubles as reals, decimals, dates and timestamps
 /// as text (exact, sortable), as [`Scalar::to_text`] writes them.
 pub fn stored(value: Option<Cell<'_>>, ty: Type) -> SqlValue {
-    let text = |write: &dyn Fn(&mut Vec<u8>)| {
-        let mut out = Vec::with_capacity(26);
-        write(&mut out);
-        SqlValue::Text(String::from_utf8(out).expect("ASCII"))
-    };
     match value {
         None => SqlValue::Null,
         Some(Cell::Int(i)) => SqlValue::Integer(i),
         Some(Cell::Bool(b)) => SqlValue::Integer(b as i64),
         Some(Cell::Float(f)) => SqlValue::Real(f),
         Some(Cell::Str(s)) => SqlValue::Text(s.to_string()),
-        Some(Cell::Decimal(d)) => text(&|out| write_decimal(out, d, if let Type::Decimal(_, s) = ty { s } else { 0 })),
-        Some(Cell::Date(d)) => text(&|out| write_date(out, d)),
-        Some(Cell::Micros(m)) => text(&|out| write_timestamp(out, m)),
+        Some(cell) => {
+            let mut out = Vec::with_capacity(26);
+            write_text(&mut out, cell, ty);
+            SqlValue::Text(String::from_utf8(out).expect("dates, timestamps and decimals are ASCII"))
+        }
     }
 }
 

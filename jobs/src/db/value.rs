@@ -258,6 +258,25 @@ pub fn write_decimal(out: &mut Vec<u8>, unscaled: i128, scale: i8) {
     }
 }
 
+/// Appends a cell as text, unescaped (text as it is, booleans as 1/0, decimals with the column's scale, dates and
+/// timestamps as [`write_date`] and [`write_timestamp`], doubles as the shortest text that reads back the same).
+pub fn write_text(out: &mut Vec<u8>, cell: Cell<'_>, ty: Type) {
+    use std::io::Write;
+    match cell {
+        Cell::Str(s) => out.extend_from_slice(s.as_bytes()),
+        Cell::Decimal(v) => write_decimal(out, v, if let Type::Decimal(_, s) = ty { s } else { 0 }),
+        Cell::Date(d) => write_date(out, d),
+        Cell::Micros(m) => write_timestamp(out, m),
+        Cell::Float(f) => {
+            let _ = write!(out, "{f:?}");
+        }
+        Cell::Int(i) => {
+            let _ = write!(out, "{i}");
+        }
+        Cell::Bool(b) => out.push(if b { b'1' } else { b'0' }),
+    }
+}
+
 impl Scalar {
     /// The value as a borrowed [`Cell`].
     pub fn as_cell(&self) -> Cell<'_> {
