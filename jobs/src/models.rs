@@ -370,7 +370,7 @@ struct Build<'a> {
 
 /// Logs (at debug level) how long a build's phase took since `since`, and restarts the clock:
 /// `AMALI_LOG=warn,amali_jobs=debug` shows where a slow table's time goes.
-fn lap(table: &str, phase: &str, since: &mut Instant) {
+pub(crate) fn lap(table: &str, phase: &str, since: &mut Instant) {
     tracing::debug!(table, phase, ms = since.elapsed().as_millis() as u64, "phase");
     *since = Instant::now();
 }

@@ -281,6 +281,18 @@ impl<'a> Upsert<'a> {
             .map_err(|e| from_delta("merge", e))?
             .await
             .map_err(|e| from_delta(&format!("merge into {name}"), e))?;
+        tracing::debug!(
+            table = %name,
+            files_scanned = metrics.num_target_files_scanned,
+            files_skipped = metrics.num_target_files_skipped_during_scan,
+            files_added = metrics.num_target_files_added,
+            files_removed = metrics.num_target_files_removed,
+            rows_copied = metrics.num_target_rows_copied,
+            scan_ms = metrics.scan_time_ms,
+            rewrite_ms = metrics.rewrite_time_ms,
+            total_ms = metrics.execution_time_ms,
+            "merge"
+        );
         let metrics = UpsertMetrics {
             inserted: metrics.num_target_rows_inserted,
             updated: metrics.num_target_rows_updated,

@@ -18,8 +18,12 @@ pub(super) fn violation(rule: &QualityRule, scope: &Scope<'_>, column: &str, to:
     })?;
     let c = scope.column(rule, column)?;
     let alias = format!("p{}", scope.index);
+    // A parent's primary key is unique in its silver table (rows are merged on it): joined as it is. Any other
+    // column is made distinct first, so that the join cannot multiply the rows it checks.
+    let unique = crate::schema::table(parent).is_some_and(|t| t.primary_key == [key]);
     let join = format!(
-        "LEFT JOIN (SELECT DISTINCT {key} AS k FROM {parent_view}) {alias} ON {c} = {alias}.k",
+        "LEFT JOIN (SELECT {distinct}{key} AS k FROM {parent_view}) {alias} ON {c} = {alias}.k",
+        distinct = if unique { "" } else { "DISTINCT " },
         key = q(key),
         parent_view = q(&(scope.parent)(parent)),
     );

@@ -37,6 +37,7 @@ use super::Outcome;
 use super::landing::selected_tables;
 use crate::error::{Result, StageError, df_err};
 use crate::lake::{self, BRONZE, Lake, SILVER, Upsert, from_delta};
+use crate::models::lap;
 use crate::money::{self, MONEY_PRECISION, MONEY_SCALE};
 use crate::quality::{self, ordered, waits_for};
 use crate::schema::{Table, Type, quote};
@@ -159,6 +160,7 @@ async fn conform(
     summary: &mut TableSummary,
 ) -> Result<()> {
     let (lake, name) = (sink.lake, table.name);
+    let mut clock = std::time::Instant::now();
     let Some(bronze) = lake.open(BRONZE, name).await? else {
         summary.note = Some("no bronze table yet".into());
         return Ok(());
@@ -175,7 +177,9 @@ async fn conform(
     {
         return first_load::load(settings, ctx, sink, table, rules, &bronze, &select, summary).await;
     }
+    lap(name, "open", &mut clock);
     let incoming = read_new_rows(ctx, table, &bronze, &select, existing.as_ref()).await?;
+    lap(name, "read new bronze rows", &mut clock);
     summary.rows_read = incoming.rows as u64;
     let Some(newest) = incoming.newest else {
         summary.note = Some("no new bronze rows".into());
@@ -188,6 +192,7 @@ async fn conform(
         return Ok(());
     };
     let broken = check_rules(ctx, lake, table, &columns, rules, &incoming, existing.as_ref()).await?;
+    lap(name, "quality rules", &mut clock);
     let misfits = money_misfits(table, &incoming);
     let sorted = sort_out(table, rules, incoming, broken, misfits)?;
     if let Some(list) = &sorted.warnings {
@@ -197,9 +202,11 @@ async fn conform(
     // Quarantine first (exactly once per newest ingestion time), then the upsert that records it.
     quarantine(settings, sink, name, &sorted.quarantined, newest).await?;
     summary.rows_quarantined = sorted.set_aside as u64;
+    lap(name, "sort out and quarantine", &mut clock);
     let keep = conform_money(table, sorted.keep)?;
     let rows_out: u64 = keep.iter().map(|b| b.num_rows() as u64).sum();
     let after = upsert(settings, ctx, lake, table, existing.is_none(), keep, newest).await?;
+    lap(name, "upsert", &mut clock);
     summary.rows_written = rows_out;
     summary.delta_version = after.version().map(|v| v as i64);
     Ok(())
