@@ -242,18 +242,64 @@ pub async fn register_layer(
     lake: &Lake,
     layer: &str,
     names: impl IntoIterator<Item = &str>,
-) -> Result<BTreeMap<String, i64>> {
-    let mut versions = BTreeMap::new();
+) -> Result<Inputs> {
+    let mut inputs = Inputs::default();
     for name in names {
         if let Some(table) = lake.open(layer, name).await? {
             let _ = ctx.deregister_table(name);
             let provider =
                 lake::scan(&table, ctx).await.map_err(|e| StageError::internal(format!("scan {name}: {e}")))?;
             ctx.register_table(name, provider).map_err(|e| StageError::internal(format!("register {name}: {e}")))?;
-            versions.insert(format!("{layer}/{name}"), table.version().map(|v| v as i64).unwrap_or(-1));
+            let bytes = table.snapshot().map_or(0, |s| s.log_data().iter().map(|f| f.size().max(0) as u64).sum());
+            let version = table.version().map(|v| v as i64).unwrap_or(-1);
+            inputs.0.insert(name.to_string(), Input { version, bytes });
         }
     }
-    Ok(versions)
+    Ok(inputs)
+}
+
+/// The tables registered for the models ([`register_layer`]), by name.
+#[derive(Debug, Clone, Default)]
+pub struct Inputs(BTreeMap<String, Input>);
+
+/// A registered table: the version registered and the bytes of its active files.
+#[derive(Debug, Clone)]
+struct Input {
+    version: i64,
+    bytes: u64,
+}
+
+impl Inputs {
+    /// The version of `name` registered (-1: not registered, or a table without a version).
+    fn version(&self, name: &str) -> i64 {
+        self.0.get(name).map_or(-1, |i| i.version)
+    }
+
+    /// The Parquet bytes of the tables `names` (those registered).
+    fn bytes<'a>(&self, names: impl IntoIterator<Item = &'a String>) -> u64 {
+        names.into_iter().filter_map(|n| self.0.get(n.as_str())).map(|i| i.bytes).sum()
+    }
+}
+
+/// Below this many Parquet bytes of input, a model read by no other model by key is rebuilt rather than updated:
+/// working out the affected keys (time travel over every input, the model over those keys, a merge) then costs more
+/// than the whole query. At scale 1, `dim_customer` (over `users_data`, 5 MB) took 0.47 s to merge 2.4k changed
+/// customers and 0.07 s to rebuild. `AMALI_SMALL_INPUT_BYTES` overrides it (0: always update by key).
+const SMALL_INPUT_BYTES: u64 = 16 << 20;
+
+/// [`SMALL_INPUT_BYTES`], or `AMALI_SMALL_INPUT_BYTES` when set to a number of bytes.
+fn small_input_bytes() -> u64 {
+    std::env::var("AMALI_SMALL_INPUT_BYTES").ok().and_then(|v| v.parse().ok()).unwrap_or(SMALL_INPUT_BYTES)
+}
+
+/// Whether some model reads `table` by key or by unit (an `-- incremental:` or `-- additive:` input): its rebuild
+/// would make that model rebuild too (see [`State::rebuilt`]).
+fn read_by_key(table: &str) -> bool {
+    SILVER_MODELS.iter().chain(GOLD_MODELS).any(|m| {
+        let inc = m.incremental().map(|i| i.inputs).unwrap_or_default();
+        let add = m.additive().map(|a| a.inputs).unwrap_or_default();
+        inc.iter().chain(&add).any(|(t, _)| t == table)
+    })
 }
 
 fn hash_of(value: impl Hash) -> String {
@@ -319,7 +365,7 @@ pub async fn build(
     lake: &Lake,
     layer: &'static str,
     models: &'static [Model],
-    inputs: &BTreeMap<String, i64>,
+    inputs: &Inputs,
     run_id: &str,
     logical_date: &str,
 ) -> Outcome {
@@ -376,7 +422,7 @@ pub(crate) fn lap(table: &str, phase: &str, since: &mut Instant) {
 }
 
 impl Build<'_> {
-    async fn run(&self, inputs: &BTreeMap<String, i64>, summary: &mut TableSummary) -> Result<()> {
+    async fn run(&self, inputs: &Inputs, summary: &mut TableSummary) -> Result<()> {
         let model = self.model;
         let sql = model.render(self.logical_date);
         let reads = references(self.ctx, &sql);
@@ -390,10 +436,7 @@ impl Build<'_> {
             return Ok(());
         }
         // The versions of what it reads (every input lives in the silver layer).
-        let versions: BTreeMap<String, i64> = reads
-            .iter()
-            .map(|r| (r.clone(), inputs.iter().find(|(k, _)| k.rsplit('/').next() == Some(r)).map_or(-1, |(_, v)| *v)))
-            .collect();
+        let versions: BTreeMap<String, i64> = reads.iter().map(|r| (r.clone(), inputs.version(r))).collect();
         let sql_hash = hash_of((model.sql, self.logical_date));
         let existing = self.lake.open(self.layer, model.name).await?;
         let state = match &existing {
@@ -405,10 +448,16 @@ impl Build<'_> {
             summary.note = Some("inputs unchanged since the last build".into());
             return Ok(());
         }
-        let incremental = model.incremental();
-        let additive = model.additive();
+        // A table no model reads by key, over small inputs, is rebuilt (see SMALL_INPUT_BYTES).
+        let small = !read_by_key(model.name) && inputs.bytes(&reads) < small_input_bytes();
+        if small && existing.is_some() {
+            tracing::debug!(table = model.name, "rebuilt: its inputs are small and no model reads it by key");
+        }
+        let incremental = model.incremental().filter(|_| !small);
+        let additive = model.additive().filter(|_| !small);
         let mut clock = Instant::now();
-        let watermarks = match incremental.is_some() || additive.is_some() {
+        // Recorded even for a rebuild of small inputs: a later build whose inputs have grown updates by key from them.
+        let watermarks = match model.incremental().is_some() || model.additive().is_some() {
             true => self.watermarks(&reads).await?,
             false => BTreeMap::new(),
         };
@@ -1078,6 +1127,15 @@ mod tests {
             assert!(names.insert(m.name), "{} twice", m.name);
         }
         assert_eq!(GOLD_MODELS.len(), 16, "twelve KPI tables and four of the star schema");
+    }
+
+    #[test]
+    fn only_a_table_no_model_reads_by_key_is_rebuilt_for_small_inputs() {
+        // users_data feeds dim_customer and customer_lifetime_value by key: rebuilding it would rebuild them.
+        assert!(read_by_key("users_data"));
+        assert!(read_by_key("orders"));
+        assert!(!read_by_key("dim_customer"));
+        assert!(!read_by_key("daily_sales_metrics"));
     }
 
     #[test]
