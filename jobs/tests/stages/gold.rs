@@ -266,8 +266,9 @@ const ADDITIVE: &[&str] = &[
     "executive_dashboard_metrics",
 ];
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_incremental_run_merges_the_changed_keys_and_equals_a_full_rebuild() {
+/// The pipeline after a first run, with [`CHANGES`] applied to the app database and extracted and ingested as run
+/// `r2` (silver and gold not run yet).
+fn changed_pipeline() -> Workdir {
     let w = pipeline();
     let conn = rusqlite::Connection::open(w.path().join("app.db")).unwrap();
     for change in CHANGES {
@@ -276,6 +277,12 @@ async fn an_incremental_run_merges_the_changed_keys_and_equals_a_full_rebuild() 
     drop(conn);
     w.run("read_from_app_database", "r2");
     w.run("ingestion_from_rds", "r2");
+    w
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incremental_run_merges_the_changed_keys_and_equals_a_full_rebuild() {
+    let w = changed_pipeline();
     let silver = w.run("silver_transformation", "r2");
     // Every input here is tiny: without the override the leaf models (dim_customer, ...) would be rebuilt.
     let mut stage = w.stage("gold_transformation", "r2");
@@ -519,15 +526,7 @@ async fn two_runs_over_the_same_data_give_identical_gold_tables_with_decimal_mon
 /// every model reading them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn small_inputs_rebuild_a_leaf_model_and_still_merge_a_table_read_by_key() {
-    let w = pipeline();
-    let conn = rusqlite::Connection::open(w.path().join("app.db")).unwrap();
-    for change in CHANGES {
-        conn.execute(change, []).unwrap();
-    }
-    drop(conn);
-    for stage in ["read_from_app_database", "ingestion_from_rds"] {
-        w.run(stage, "r2");
-    }
+    let w = changed_pipeline();
     let silver = w.run("silver_transformation", "r2");
     let gold = w.run("gold_transformation", "r2");
     let note = |summary: &serde_json::Value, table: &str| {
