@@ -25,6 +25,7 @@ use crate::error::{Result, StageError, df_err};
 use crate::lake::{self, Lake, SILVER, Upsert, from_delta, min_max, typed_as, within};
 use crate::outcome::Outcome;
 use crate::summary::{Layer, TableSummary};
+use crate::telemetry::lap;
 
 /// One model.
 #[derive(Debug, Clone, Copy)]
@@ -414,13 +415,6 @@ struct Build<'a> {
     logical_date: &'a str,
 }
 
-/// Logs (at debug level) how long a build's phase took since `since`, and restarts the clock:
-/// `AMALI_LOG=warn,amali_jobs=debug` shows where a slow table's time goes.
-pub(crate) fn lap(table: &str, phase: &str, since: &mut Instant) {
-    tracing::debug!(table, phase, ms = since.elapsed().as_millis() as u64, "phase");
-    *since = Instant::now();
-}
-
 impl Build<'_> {
     async fn run(&self, inputs: &Inputs, summary: &mut TableSummary) -> Result<()> {
         let model = self.model;
@@ -448,19 +442,19 @@ impl Build<'_> {
             summary.note = Some("inputs unchanged since the last build".into());
             return Ok(());
         }
-        // A table no model reads by key, over small inputs, is rebuilt (see SMALL_INPUT_BYTES).
-        let small = !read_by_key(model.name) && inputs.bytes(&reads) < small_input_bytes();
-        if small && existing.is_some() {
-            tracing::debug!(table = model.name, "rebuilt: its inputs are small and no model reads it by key");
-        }
-        let incremental = model.incremental().filter(|_| !small);
-        let additive = model.additive().filter(|_| !small);
+        let (mut incremental, mut additive) = (model.incremental(), model.additive());
+        let updatable = incremental.is_some() || additive.is_some();
         let mut clock = Instant::now();
         // Recorded even for a rebuild of small inputs: a later build whose inputs have grown updates by key from them.
-        let watermarks = match model.incremental().is_some() || model.additive().is_some() {
+        let watermarks = match updatable {
             true => self.watermarks(&reads).await?,
             false => BTreeMap::new(),
         };
+        // A table no model reads by key, over small inputs, is rebuilt (see SMALL_INPUT_BYTES).
+        if updatable && !read_by_key(model.name) && inputs.bytes(&reads) < small_input_bytes() {
+            tracing::debug!(table = model.name, "rebuilt: its inputs are small and no model reads it by key");
+            (incremental, additive) = (None, None);
+        }
         lap(model.name, "watermarks", &mut clock);
         let mut new_state = State { sql: sql_hash.clone(), versions: versions.clone(), watermarks, rebuilt: 0 };
         // An overwrite commits the next version (0 for a new table).

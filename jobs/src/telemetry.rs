@@ -15,3 +15,10 @@ pub const DEFAULT_FILTER: &str = "warn,amali_jobs=info,deltalake_core::operation
 pub fn init() {
     amali_core::telemetry::init(DEFAULT_FILTER, Verbosity::Normal);
 }
+
+/// Logs (at debug level) how long a table's phase took since `since`, and restarts the clock:
+/// `AMALI_LOG=warn,amali_jobs=debug` shows where a slow table's time goes (silver's conformed tables, the models).
+pub(crate) fn lap(table: &str, phase: &str, since: &mut std::time::Instant) {
+    tracing::debug!(table, phase, ms = since.elapsed().as_millis() as u64, "phase");
+    *since = std::time::Instant::now();
+}

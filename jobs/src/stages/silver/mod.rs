@@ -37,12 +37,12 @@ use super::Outcome;
 use super::landing::selected_tables;
 use crate::error::{Result, StageError, df_err};
 use crate::lake::{self, BRONZE, Lake, SILVER, Upsert, from_delta};
-use crate::models::lap;
 use crate::money::{self, MONEY_PRECISION, MONEY_SCALE};
 use crate::quality::{self, ordered, waits_for};
 use crate::schema::{Table, Type, quote};
 use crate::settings::Settings;
 use crate::summary::{Layer, TableSummary};
+use crate::telemetry::lap;
 
 /// The quarantine table's name (under `silver/`).
 pub const QUARANTINE: &str = "_quarantine";
