@@ -14,12 +14,15 @@
 //! flagged by the `deleting` column deletes the row of its key. Everything lands in one commit with the given
 //! properties (a Delta `txn` there makes it exactly once).
 //!
-//! How: a table of one unpartitioned file whose columns are the source's is written directly, which leaves the same
-//! rows for less than delta-rs's merge (which reads that file whole, evaluates every clause on every row and, when
-//! one row changes, rewrites the file anyway): only new rows are appended; otherwise the file's rows that no source
-//! row touches and the new or changed rows replace it in one overwrite commit. Both writes are in key order, in
-//! files of about [`FILE_BYTES`]. Every other table, and a source that changes nothing (its commit still records
-//! the transaction), goes through delta-rs's merge, which evolves the schema when the source has new columns.
+//! How: an unpartitioned table whose columns are the source's is written directly, which leaves the same rows as
+//! delta-rs's merge for less (the merge reads every file in the source's key range whole, evaluates every clause on
+//! every row, and rewrites a file when one row of it changes). The source is joined to the table's rows in the
+//! source's key range only (files outside it are skipped by their statistics, pages outside it by the page index,
+//! since the upsert writes in key order); the join says which held rows change and which files hold them. Only new
+//! rows: they are appended. Changed or deleted rows: only the files holding them are rewritten (their untouched rows
+//! and the new and changed rows, in key order, in files of about [`FILE_BYTES`]), removed and added in one commit.
+//! Nothing to write: the commit records the transaction alone. A partitioned table, and a source with columns the
+//! table lacks, go through delta-rs's merge, which evolves the schema.
 
 use std::collections::BTreeSet;
 use std::future::{Future, IntoFuture};
@@ -29,19 +32,28 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use deltalake::DeltaTable;
-use deltalake::arrow::array::BooleanArray;
+use deltalake::arrow::array::{Array, BooleanArray, StringArray};
+use deltalake::arrow::datatypes::{DataType, Schema};
+use deltalake::datafusion::common::ScalarValue;
 use deltalake::datafusion::datasource::MemTable;
 use deltalake::datafusion::prelude::{DataFrame, SessionContext, ident};
-use deltalake::kernel::transaction::CommitProperties;
-use deltalake::protocol::SaveMode;
+use deltalake::kernel::Action;
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use deltalake::protocol::{DeltaOperation, MergePredicate, SaveMode};
+use deltalake::writer::{DeltaWriter, RecordBatchWriter};
+use futures::StreamExt;
 
 use super::{from_delta, typed_as};
 use crate::error::{Result, StageError, df_err};
 use crate::schema::{Engine, quote};
+use crate::telemetry::lap;
 
 /// The size of the files the upsert's own writes aim at: each file then holds a narrow key range, so a later upsert,
 /// whose new keys are the newest, reads only the last files instead of the whole table.
 pub const FILE_BYTES: u64 = 16 << 20;
+
+/// The column of the scan that names the file a held row is in.
+const FILE_COLUMN: &str = "__upsert_held_in";
 
 /// What an upsert did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -52,14 +64,21 @@ pub struct UpsertMetrics {
     pub updated: usize,
     /// Rows deleted by a flagged source row.
     pub deleted: usize,
-    /// The table's one file was written directly (appended to or rewritten) instead of merged.
+    /// The table was written directly (appended to, or only its files holding changed rows rewritten) instead of
+    /// merged by delta-rs.
     pub rewritten: bool,
+    /// How many of the table's files were rewritten (a direct write that only appended rewrites none).
+    pub files_rewritten: usize,
 }
 
 impl UpsertMetrics {
-    /// One line for the log: `"3 inserted, 2 updated, 1 deleted (its one file rewritten)"`.
+    /// One line for the log: `"3 inserted, 2 updated, 1 deleted (written directly, 1 file rewritten)"`.
     pub fn describe(&self) -> String {
-        let how = if self.rewritten { " (its one file written directly)" } else { "" };
+        let how = match (self.rewritten, self.files_rewritten) {
+            (false, _) => String::new(),
+            (true, 1) => " (written directly, 1 file rewritten)".into(),
+            (true, n) => format!(" (written directly, {n} files rewritten)"),
+        };
         format!("{} inserted, {} updated, {} deleted{how}", self.inserted, self.updated, self.deleted)
     }
 }
@@ -155,60 +174,92 @@ impl<'a> Upsert<'a> {
         self.merge().await
     }
 
-    /// The one-file path (see the module docs); `None` when it does not apply or nothing would be written.
+    /// The direct path (see the module docs); `None` when it does not apply.
     async fn write_directly(&self) -> Result<Option<(DeltaTable, UpsertMetrics)>> {
         let snapshot = self.table.snapshot().map_err(|e| from_delta("snapshot", e))?;
-        if snapshot.log_data().num_files() != 1 || !snapshot.metadata().partition_columns().is_empty() {
+        if !snapshot.metadata().partition_columns().is_empty() {
             return Ok(None);
         }
-        let provider = super::scan(&self.table, self.ctx).await.map_err(df_err("scan"))?;
-        let schema = provider.schema();
+        let provider =
+            super::scan(&self.table, self.ctx).with_file_column(FILE_COLUMN).await.map_err(df_err("scan"))?;
+        let scanned = provider.schema();
         let theirs: BTreeSet<String> = self.written_columns().into_iter().collect();
-        let ours: BTreeSet<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+        let ours: BTreeSet<String> =
+            scanned.fields().iter().map(|f| f.name().clone()).filter(|c| c != FILE_COLUMN).collect();
         if theirs != ours {
             return Ok(None);
         }
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let (target, source, upserts) = (format!("__upsert_t{n}"), format!("__upsert_s{n}"), format!("__upsert_u{n}"));
         let names = [&target, &source, &upserts];
+        let table_name =
+            self.table.table_url().path().trim_end_matches('/').rsplit('/').next().unwrap_or("").to_string();
+        let mut clock = std::time::Instant::now();
         let result = async {
-            self.ctx.register_table(target.as_str(), provider).map_err(df_err("scan"))?;
             self.ctx
                 .register_table(source.as_str(), self.source.clone().into_view())
                 .map_err(df_err("upsert source"))?;
+            // Only the target's rows in the source's key range are read: the scan skips the files outside it by
+            // their statistics, and the pages outside it by the files' page indexes (keys are written in order).
+            let key = &self.keys[0];
+            let range = match self.nullable_keys.contains(key) {
+                true => None,
+                false => super::min_max(self.ctx, &source, &q(key)).await?,
+            };
+            let held = self.ctx.read_table(provider).map_err(df_err("scan"))?;
+            let held = super::within(held, key, &range)?;
+            self.ctx.register_table(target.as_str(), held.into_view()).map_err(df_err("scan"))?;
             let on = self.on_clause();
             let delete = self.deleting.as_ref().map_or("false".to_string(), |f| format!("s.{}", q(f)));
             let changed = self.changed.clone().unwrap_or_else(|| "true".into());
-            // Each source row that writes something, with whether its key is held: new rows (unless deletions),
-            // deletions of held rows, and held rows that changed.
+            // Each source row that writes something, with the file of the row its key holds: new rows (unless
+            // deletions), deletions of held rows, and held rows that changed.
             let sql = format!(
-                "SELECT s.*, t.__upsert_held IS NOT NULL AS __upsert_matched, {delete} AS __upsert_delete \
-                 FROM {source} s LEFT JOIN (SELECT *, true AS __upsert_held FROM {target}) t ON {on} \
-                 WHERE (t.__upsert_held IS NULL AND NOT {delete}) \
-                 OR (t.__upsert_held IS NOT NULL AND ({delete} OR ({changed})))"
+                "SELECT s.*, t.{FILE_COLUMN} AS __upsert_file, {delete} AS __upsert_delete \
+                 FROM {source} s LEFT JOIN {target} t ON {on} \
+                 WHERE (t.{FILE_COLUMN} IS NULL AND NOT {delete}) \
+                 OR (t.{FILE_COLUMN} IS NOT NULL AND ({delete} OR ({changed})))"
             );
             let rows = self.ctx.sql(&sql).await.map_err(df_err("rows to write"))?;
             let rows = rows.collect().await.map_err(df_err("rows to write"))?;
-            let Some(first) = rows.first() else { return Ok(None) };
+            lap(&table_name, "upsert: rows to write", &mut clock);
             let mut metrics = UpsertMetrics { rewritten: true, ..UpsertMetrics::default() };
+            let mut files = BTreeSet::new();
             for batch in &rows {
-                let flag = |i: usize| {
-                    batch
-                        .column(batch.num_columns() - i)
-                        .as_any()
-                        .downcast_ref::<BooleanArray>()
-                        .cloned()
-                        .ok_or_else(|| StageError::internal("the upsert's flags are not booleans"))
-                };
-                let (matched, deleted) = (flag(2)?, flag(1)?);
+                let file = batch
+                    .column(batch.num_columns() - 2)
+                    .as_any()
+                    .downcast_ref::<StringArray>()
+                    .cloned()
+                    .or_else(|| {
+                        let column = batch.column(batch.num_columns() - 2);
+                        let cast = deltalake::arrow::compute::cast(column, &DataType::Utf8).ok()?;
+                        cast.as_any().downcast_ref::<StringArray>().cloned()
+                    })
+                    .ok_or_else(|| StageError::internal("the upsert's file column is not text"))?;
+                let deleted = batch
+                    .column(batch.num_columns() - 1)
+                    .as_any()
+                    .downcast_ref::<BooleanArray>()
+                    .cloned()
+                    .ok_or_else(|| StageError::internal("the upsert's deletion flags are not booleans"))?;
                 for i in 0..batch.num_rows() {
-                    match (matched.value(i), deleted.value(i)) {
+                    match (file.is_valid(i), deleted.value(i)) {
                         (false, _) => metrics.inserted += 1,
                         (true, false) => metrics.updated += 1,
                         (true, true) => metrics.deleted += 1,
                     }
+                    if file.is_valid(i) {
+                        files.insert(file.value(i).to_string());
+                    }
                 }
             }
+            let Some(first) = rows.first() else {
+                // Nothing changed: the commit records the transaction alone.
+                return Ok(Some((self.commit(Vec::new(), &range).await?, metrics)));
+            };
+            let table_schema =
+                Schema::new(scanned.fields().iter().filter(|f| f.name() != FILE_COLUMN).cloned().collect::<Vec<_>>());
             let mem = MemTable::try_new(first.schema(), vec![rows]).map_err(df_err("rows to write"))?;
             self.ctx.register_table(upserts.as_str(), Arc::new(mem)).map_err(df_err("rows to write"))?;
             let new = self
@@ -216,24 +267,103 @@ impl<'a> Upsert<'a> {
                 .sql(&format!("SELECT * FROM {upserts} WHERE NOT __upsert_delete"))
                 .await
                 .map_err(df_err("rows to write"))?;
-            let new = typed_as(new, &schema, "rows to write")?;
-            let (rows, mode) = if metrics.updated == 0 && metrics.deleted == 0 {
-                (new, SaveMode::Append)
-            } else {
-                let kept = format!("SELECT * FROM {target} t WHERE NOT EXISTS (SELECT 1 FROM {upserts} s WHERE {on})");
-                let kept = typed_as(self.ctx.sql(&kept).await.map_err(df_err("rows kept"))?, &schema, "rows kept")?;
-                (kept.union(new).map_err(df_err("rows to write"))?, SaveMode::Overwrite)
-            };
-            let written =
-                write_in_key_order(self.ctx, self.table.clone(), rows, &self.keys, mode, self.properties.clone())
-                    .await?;
-            Ok(Some((written, metrics)))
+            let new = typed_as(new, &table_schema, "rows to write")?;
+            if files.is_empty() {
+                let written = write_in_key_order(
+                    self.ctx,
+                    self.table.clone(),
+                    new,
+                    &self.keys,
+                    SaveMode::Append,
+                    self.properties.clone(),
+                )
+                .await?;
+                return Ok(Some((written, metrics)));
+            }
+            // The files that hold a changed or deleted row are rewritten: their other rows, and the new and
+            // changed rows, in key order; the other files stay as they are.
+            let holding = super::scan(&self.table, self.ctx)
+                .with_file_paths(files.iter().cloned())
+                .await
+                .map_err(df_err("scan"))?;
+            self.ctx.deregister_table(target.as_str()).map_err(df_err("scan"))?;
+            self.ctx.register_table(target.as_str(), holding).map_err(df_err("scan"))?;
+            let kept = format!("SELECT * FROM {target} t WHERE NOT EXISTS (SELECT 1 FROM {upserts} s WHERE {on})");
+            let kept = typed_as(self.ctx.sql(&kept).await.map_err(df_err("rows kept"))?, &table_schema, "rows kept")?;
+            let rows = kept.union(new).map_err(df_err("rows to write"))?;
+            let mut actions = self.write_files(rows).await?;
+            lap(&table_name, "upsert: files rewritten", &mut clock);
+            let mut root = self.table.table_url().clone();
+            if !root.path().ends_with('/') {
+                root.set_path(&format!("{}/", root.path()));
+            }
+            let held: Vec<_> = snapshot
+                .log_data()
+                .into_iter()
+                .filter(|f| root.join(f.path().as_ref()).is_ok_and(|url| files.contains(url.as_str())))
+                .map(|f| Action::Remove(f.remove_action(true)))
+                .collect();
+            if held.len() != files.len() {
+                return Err(StageError::internal(format!(
+                    "the upsert found rows in {} files and {} of them in the table's log",
+                    files.len(),
+                    held.len()
+                )));
+            }
+            metrics.files_rewritten = held.len();
+            actions.extend(held);
+            Ok(Some((self.commit(actions, &range).await?, metrics)))
         }
         .await;
         for name in names {
             let _ = self.ctx.deregister_table(name.as_str());
         }
         result
+    }
+
+    /// `rows` written to new files of the table in key order, of about [`FILE_BYTES`] each: their `Add` actions.
+    async fn write_files(&self, rows: DataFrame) -> Result<Vec<Action>> {
+        let by_key = self.keys.iter().map(|k| ident(k).sort(true, false)).collect();
+        let mut writer = RecordBatchWriter::for_table(&self.table)
+            .map_err(|e| from_delta("open writer", e))?
+            .with_writer_properties(super::writer_properties())
+            .with_target_file_size(FILE_BYTES);
+        let rows = typed_as(rows, &writer.arrow_schema(), "rows to write")?;
+        let rows = rows.sort(by_key).map_err(df_err("order by key"))?;
+        let mut stream = rows.execute_stream().await.map_err(df_err("rows to write"))?;
+        while let Some(batch) = stream.next().await {
+            let batch = batch.map_err(df_err("rows to write"))?;
+            writer.write(batch).await.map_err(|e| from_delta("write", e))?;
+        }
+        let adds = writer.flush().await.map_err(|e| from_delta("write", e))?;
+        Ok(adds.into_iter().map(Action::Add).collect())
+    }
+
+    /// Commits `actions` (none: the transaction alone) as this upsert, with its properties; the table after it.
+    async fn commit(&self, actions: Vec<Action>, range: &Option<(ScalarValue, ScalarValue)>) -> Result<DeltaTable> {
+        let predicate = |p: &Option<String>| p.clone().unwrap_or_else(|| "true".into());
+        let operation = DeltaOperation::Merge {
+            predicate: range.as_ref().map(|(lo, hi)| format!("t.{} BETWEEN {lo} AND {hi}", q(&self.keys[0]))),
+            merge_predicate: Some(self.on_clause()),
+            matched_predicates: vec![
+                MergePredicate { action_type: "update".into(), predicate: Some(predicate(&self.changed)) },
+                MergePredicate {
+                    action_type: "delete".into(),
+                    predicate: Some(self.deleting.as_ref().map_or("false".into(), |f| format!("s.{}", q(f)))),
+                },
+            ],
+            not_matched_predicates: vec![MergePredicate { action_type: "insert".into(), predicate: None }],
+            not_matched_by_source_predicates: Vec::new(),
+        };
+        let snapshot = self.table.snapshot().map_err(|e| from_delta("snapshot", e))?;
+        CommitBuilder::from(self.properties.clone())
+            .with_actions(actions)
+            .build(Some(snapshot), self.table.log_store(), operation)
+            .await
+            .map_err(|e| from_delta("commit", e))?;
+        let mut table = self.table.clone();
+        table.update_incremental(None).await.map_err(|e| from_delta("reload", e))?;
+        Ok(table)
     }
 
     /// delta-rs's merge: delete flagged rows' keys, replace changed rows, insert new ones, in one commit.
@@ -297,7 +427,7 @@ impl<'a> Upsert<'a> {
             inserted: metrics.num_target_rows_inserted,
             updated: metrics.num_target_rows_updated,
             deleted: metrics.num_target_rows_deleted,
-            rewritten: false,
+            ..UpsertMetrics::default()
         };
         Ok((table, metrics))
     }
@@ -343,4 +473,163 @@ fn q(name: &str) -> String {
 /// A column compared so that NULL equals NULL (and no value equals the marker).
 pub fn null_safe(alias: &str, column: &str) -> String {
     format!("COALESCE(CAST({alias}.{} AS VARCHAR), '\u{1}')", q(column))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use deltalake::arrow::array::{Int64Array, RecordBatch};
+    use deltalake::arrow::datatypes::Field;
+
+    use super::*;
+    use crate::lake::{Lake, append, commit_properties, read_all, txn_version};
+
+    fn schema(deleting: bool) -> Arc<Schema> {
+        let mut fields = vec![Field::new("id", DataType::Int64, false), Field::new("v", DataType::Utf8, true)];
+        if deleting {
+            fields.push(Field::new("__delete", DataType::Boolean, false));
+        }
+        Arc::new(Schema::new(fields))
+    }
+
+    /// Rows `(id, v)`, with a deletion flag per row when `deletes` is given.
+    fn batch(rows: &[(i64, &str)], deletes: Option<&[bool]>) -> RecordBatch {
+        let mut columns: Vec<Arc<dyn Array>> = vec![
+            Arc::new(Int64Array::from(rows.iter().map(|r| r.0).collect::<Vec<_>>())),
+            Arc::new(StringArray::from(rows.iter().map(|r| r.1).collect::<Vec<_>>())),
+        ];
+        if let Some(flags) = deletes {
+            columns.push(Arc::new(BooleanArray::from(flags.to_vec())));
+        }
+        RecordBatch::try_new(schema(deletes.is_some()), columns).unwrap()
+    }
+
+    /// A table `name` of three files: ids 1-3, 4-6 and 7-9, each `v = "a"`.
+    async fn three_files(lake: &Lake, name: &str) -> DeltaTable {
+        let mut table = lake.open_or_create("silver", name, &schema(false), &[]).await.unwrap();
+        for (txn, ids) in [[1, 2, 3], [4, 5, 6], [7, 8, 9]].into_iter().enumerate() {
+            let rows: Vec<_> = ids.iter().map(|&i| (i, "a")).collect();
+            let batches = futures::stream::iter([Ok(batch(&rows, None))]);
+            append(&mut table, batches, "load", txn as i64, "run").await.unwrap();
+        }
+        table
+    }
+
+    fn files(table: &DeltaTable) -> BTreeSet<String> {
+        table.snapshot().unwrap().log_data().into_iter().map(|f| f.path().to_string()).collect()
+    }
+
+    async fn rows(table: &DeltaTable) -> BTreeMap<i64, String> {
+        let mut rows = BTreeMap::new();
+        for b in read_all(table).await.unwrap() {
+            let b = typed(&b);
+            let ids = b.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
+            let vs = b.column(1).as_any().downcast_ref::<StringArray>().unwrap();
+            for i in 0..b.num_rows() {
+                rows.insert(ids.value(i), vs.value(i).to_string());
+            }
+        }
+        rows
+    }
+
+    /// `b`'s columns as the test's plain types (the scan may read strings as views).
+    fn typed(b: &RecordBatch) -> RecordBatch {
+        let columns = [b.column_by_name("id").unwrap(), b.column_by_name("v").unwrap()]
+            .iter()
+            .zip([DataType::Int64, DataType::Utf8])
+            .map(|(c, t)| deltalake::arrow::compute::cast(c, &t).unwrap())
+            .collect();
+        RecordBatch::try_new(schema(false), columns).unwrap()
+    }
+
+    /// A session as the stages make them.
+    fn session() -> SessionContext {
+        crate::memory::session(&Arc::new(deltalake::datafusion::execution::runtime_env::RuntimeEnv::default()))
+    }
+
+    /// An upsert of `source` on `id`, replacing a held row when `v` differs, as transaction `txn` of app `test`.
+    async fn upsert(table: DeltaTable, source: RecordBatch, txn: i64) -> (DeltaTable, UpsertMetrics) {
+        let ctx = session();
+        let deleting = source.schema().index_of("__delete").is_ok();
+        let source = ctx.read_batch(source).unwrap();
+        let mut upsert = Upsert::new(&ctx, table, source)
+            .on(["id"])
+            .when_changed("s.v IS DISTINCT FROM t.v")
+            .with_commit_properties(commit_properties("test", txn, "run"));
+        if deleting {
+            upsert = upsert.deleting("__delete");
+        }
+        upsert.await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn only_the_file_holding_a_changed_row_is_rewritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::new(dir.path().to_str().unwrap());
+        let table = three_files(&lake, "t").await;
+        let before = files(&table);
+        // 5 changed, 6 extracted again unchanged, 10 new.
+        let (after, metrics) = upsert(table, batch(&[(5, "b"), (6, "a"), (10, "a")], None), 1).await;
+        assert_eq!((metrics.inserted, metrics.updated, metrics.deleted), (1, 1, 0));
+        assert!(metrics.rewritten);
+        assert_eq!(metrics.files_rewritten, 1, "only the file of ids 4-6");
+        let now = files(&after);
+        assert_eq!(before.difference(&now).count(), 1, "one file removed");
+        assert_eq!(before.intersection(&now).count(), 2, "the other two kept as they were");
+        let rows = rows(&after).await;
+        assert_eq!(rows.len(), 10);
+        assert_eq!(rows[&5], "b");
+        assert!(rows.iter().all(|(id, v)| *id == 5 || v == "a"));
+        assert_eq!(txn_version(&after, "test").await.unwrap(), Some(1));
+    }
+
+    #[tokio::test]
+    async fn only_new_rows_are_appended_without_rewriting_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::new(dir.path().to_str().unwrap());
+        let table = three_files(&lake, "t").await;
+        let before = files(&table);
+        let (after, metrics) = upsert(table, batch(&[(9, "a"), (11, "a"), (10, "a")], None), 1).await;
+        assert_eq!((metrics.inserted, metrics.updated, metrics.deleted, metrics.files_rewritten), (2, 0, 0, 0));
+        assert!(before.is_subset(&files(&after)), "every file kept");
+        assert_eq!(rows(&after).await.keys().copied().collect::<Vec<_>>(), (1..=11).collect::<Vec<_>>());
+    }
+
+    #[tokio::test]
+    async fn a_source_that_changes_nothing_commits_its_transaction_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::new(dir.path().to_str().unwrap());
+        let table = three_files(&lake, "t").await;
+        let (version, before) = (table.version(), files(&table));
+        let (after, metrics) = upsert(table, batch(&[(2, "a"), (8, "a")], None), 7).await;
+        assert_eq!((metrics.inserted, metrics.updated, metrics.deleted), (0, 0, 0));
+        assert_eq!(after.version(), version.map(|v| v + 1), "one commit");
+        assert_eq!(files(&after), before);
+        assert_eq!(txn_version(&after, "test").await.unwrap(), Some(7), "a rerun finds its transaction");
+    }
+
+    #[tokio::test]
+    async fn a_flagged_row_deletes_its_key_and_leaves_as_delta_rs_merge_would() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::new(dir.path().to_str().unwrap());
+        let source = || {
+            let rows = [(2, "a"), (3, "c"), (8, "a"), (12, "a"), (13, "a")];
+            batch(&rows, Some(&[true, false, false, false, true]))
+        };
+        let (direct, metrics) = upsert(three_files(&lake, "direct").await, source(), 1).await;
+        assert_eq!((metrics.inserted, metrics.updated, metrics.deleted, metrics.files_rewritten), (1, 1, 1, 1));
+        // The same upsert through delta-rs's merge.
+        let ctx = session();
+        let merged = Upsert::new(&ctx, three_files(&lake, "merged").await, ctx.read_batch(source()).unwrap())
+            .on(["id"])
+            .when_changed("s.v IS DISTINCT FROM t.v")
+            .deleting("__delete")
+            .with_commit_properties(commit_properties("test", 1, "run"));
+        let (merged, by_merge) = merged.merge().await.unwrap();
+        assert_eq!((by_merge.inserted, by_merge.updated, by_merge.deleted), (1, 1, 1));
+        let rows = rows(&direct).await;
+        assert_eq!(rows, self::rows(&merged).await);
+        assert!(!rows.contains_key(&2) && !rows.contains_key(&13) && rows[&3] == "c" && rows[&12] == "a");
+    }
 }

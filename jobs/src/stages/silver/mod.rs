@@ -5,8 +5,8 @@
 //! `amali/silver/<table>` holds the newest `_ingested_at` it has merged) are reduced to the latest version per
 //! primary key (by `updated_at`, then ingestion time), conformed (strings trimmed, emails lower-cased, float money
 //! as exact decimals: see [`crate::money`]), checked,
-//! and MERGEd (upsert on the primary key; a table of one file is rewritten in one commit instead, see
-//! [`rewrite_one_file`]). Rows that break a `quarantine` rule go to `<lake>/silver/_quarantine` with the rule
+//! and upserted on the primary key ([`crate::lake::Upsert`]: new rows appended, only the files holding changed
+//! rows rewritten, in one commit). Rows that break a `quarantine` rule go to `<lake>/silver/_quarantine` with the rule
 //! and the reason; a `fail` rule fails the table before anything is written; `warn` only counts.
 //! Every table reports `rows_in == rows_out + rows_quarantined`, and the stage checks it.
 //! A table's first load (all of bronze is new) is the same work as one streamed query under the memory limit
