@@ -5,7 +5,7 @@
 //! A model whose inputs have not changed since it was last built (same input table versions, same logical date,
 //! same SQL) is not rebuilt: rerunning a run changes nothing.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Instant;
@@ -14,7 +14,9 @@ use deltalake::DeltaTable;
 use deltalake::arrow::array::{Array, ArrayRef, BooleanArray, Int64Array, RecordBatch, new_null_array};
 use deltalake::arrow::datatypes::{DataType, Field, Schema};
 use deltalake::datafusion::catalog::TableProvider;
+use deltalake::datafusion::common::tree_node::TreeNodeRecursion;
 use deltalake::datafusion::datasource::MemTable;
+use deltalake::datafusion::logical_expr::LogicalPlan;
 use deltalake::datafusion::prelude::{DataFrame, SessionContext};
 use deltalake::kernel::transaction::CommitProperties;
 use deltalake::operations::optimize::OptimizeType;
@@ -24,6 +26,7 @@ use futures::TryStreamExt;
 use crate::error::{Result, StageError, df_err};
 use crate::lake::{self, Lake, SILVER, Upsert, from_delta, min_max, typed_as, within};
 use crate::outcome::Outcome;
+use crate::schema::{Engine, quote};
 use crate::summary::{Layer, TableSummary};
 use crate::telemetry::lap;
 
@@ -339,6 +342,24 @@ fn row_key(table: &str) -> Option<Vec<String>> {
     }
     let grain = SILVER_MODELS.iter().find(|m| m.name == table)?.incremental()?.grain;
     (!grain.is_empty()).then_some(grain)
+}
+
+/// The columns each table `plan` scans reads (its projection and its pushed-down filters), after optimisation.
+fn scanned_columns(plan: DataFrame) -> Result<BTreeMap<String, BTreeSet<String>>> {
+    let plan = plan.into_optimized_plan().map_err(df_err("plan"))?;
+    let mut columns: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    plan.apply_with_subqueries(|node| {
+        if let LogicalPlan::TableScan(scan) = node {
+            let read = columns.entry(scan.table_name.table().to_string()).or_default();
+            read.extend(scan.projected_schema.fields().iter().map(|f| f.name().clone()));
+            for filter in &scan.filters {
+                read.extend(filter.column_refs().into_iter().map(|c| c.name.clone()));
+            }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })
+    .map_err(df_err("plan"))?;
+    Ok(columns)
 }
 
 async fn collect(ctx: &SessionContext, sql: &str, context: &str) -> Result<Vec<RecordBatch>> {
@@ -816,6 +837,7 @@ impl Build<'_> {
         let (measures, derive) = split_measures(self.ctx, sql)?;
         let plan = self.ctx.sql(&measures).await.map_err(|e| self.sql_error(e))?;
         let schema = Arc::new(plan.schema().as_arrow().clone());
+        let columns = scanned_columns(plan)?;
         // The table must hold every measure (a table built before they were kept is rebuilt).
         let target = table.snapshot().map_err(|e| from_delta("snapshot", e))?.schema().clone();
         if schema.fields().iter().any(|f| target.field(f.name()).is_none()) {
@@ -886,21 +908,22 @@ impl Build<'_> {
             }
         }
         lap(self.model.name, "changed units", &mut clock);
-        (change.after, change.rows_after) = self.measures_of(&units, &now, &measures, &reads).await?;
+        (change.after, change.rows_after) = self.measures_of(&units, &now, &measures, &reads, &columns).await?;
         lap(self.model.name, "measures after", &mut clock);
-        (change.before, change.rows_before) = self.measures_of(&units, &then, &measures, &reads).await?;
+        (change.before, change.rows_before) = self.measures_of(&units, &then, &measures, &reads, &columns).await?;
         lap(self.model.name, "measures before", &mut clock);
         Ok(Some(change))
     }
 
     /// The measures over the rows of `units` in `inputs` (each additive input at one version, with the column that
-    /// holds its unit), and how many input rows that is.
+    /// holds its unit), and how many input rows that is. Only the `columns` the measures read are held.
     async fn measures_of(
         &self,
         units: &[RecordBatch],
         inputs: &[(&str, &str, Arc<dyn TableProvider>)],
         measures: &str,
         reads: &[String],
+        columns: &BTreeMap<String, BTreeSet<String>>,
     ) -> Result<(Vec<RecordBatch>, usize)> {
         let sub = crate::memory::session_like(self.ctx);
         let mem = MemTable::try_new(units[0].schema(), vec![units.to_vec()]).map_err(df_err("units"))?;
@@ -913,8 +936,14 @@ impl Build<'_> {
             let all = format!("__all_{input}");
             let ranged = within(sub.read_table(provider.clone()).map_err(df_err("inputs"))?, unit, &range)?;
             sub.register_table(all.as_str(), ranged.into_view()).map_err(df_err("inputs"))?;
+            let held = match columns.get(*input) {
+                Some(read) if !read.is_empty() => {
+                    read.iter().map(|c| quote(Engine::Postgres, c)).collect::<Vec<_>>().join(", ")
+                }
+                _ => "*".to_string(),
+            };
             let df = sub
-                .sql(&format!("SELECT * FROM {all} WHERE {}", among_keys(unit, "__units", has_null)))
+                .sql(&format!("SELECT {held} FROM {all} WHERE {}", among_keys(unit, "__units", has_null)))
                 .await
                 .map_err(df_err("inputs"))?;
             let schema = Arc::new(df.schema().as_arrow().clone());
