@@ -3,14 +3,23 @@
 -- _ingested_at is the newest ingestion time of every row it was made from (all the user's addresses).
 -- incremental: user_id <- users.id, address.user_id
 -- grain: user_id
-WITH ranked_address AS (
+-- (The newest ingestion time per user is a GROUP BY, not an unbounded window: see orders_data.)
+WITH ranked AS (
     SELECT user_id, city, zip_code, region, country,
-           max(_ingested_at) OVER (PARTITION BY user_id) AS _ingested_at,
            row_number() OVER (
                PARTITION BY user_id
                ORDER BY CASE WHEN is_default THEN 0 ELSE 1 END, updated_at DESC NULLS LAST, id DESC
            ) AS rn
     FROM address
+),
+address_ingested AS (
+    SELECT user_id, max(_ingested_at) AS _ingested_at FROM address GROUP BY user_id
+),
+ranked_address AS (
+    SELECT r.user_id, r.city, r.zip_code, r.region, r.country, n._ingested_at, r.rn
+    FROM ranked r
+    JOIN address_ingested n ON n.user_id = r.user_id
+    WHERE r.rn = 1
 )
 SELECT u.id AS user_id,
        u.email AS user_email,
