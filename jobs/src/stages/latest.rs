@@ -3,9 +3,12 @@
 //!
 //! One hash pass over the rows in hand instead of a window function: `row_number() OVER (PARTITION BY key ORDER BY
 //! ...)` sorts every row with all its columns, while most keys have one version, so here each row is hashed once,
-//! a key seen twice compares two encoded orderings, and the rows are copied only when some key had several versions.
+//! the orderings are encoded only when some key was seen twice (and compared only for such keys), and the rows are
+//! copied only when some key had several versions.
 
-use deltalake::arrow::array::RecordBatch;
+use std::hash::Hash;
+
+use deltalake::arrow::array::{Array, Int64Array, RecordBatch};
 use deltalake::arrow::compute::{SortOptions, interleave_record_batch};
 use deltalake::arrow::row::{RowConverter, Rows, SortField};
 // DataFusion's own map (hashbrown with foldhash): std's SipHash was 1% of silver's CPU here (perf, scale 1).
@@ -45,37 +48,63 @@ pub fn latest_per_key(
             })
             .collect()
     };
-    let keys = encode(key_columns.iter().map(|i| (*i, SortOptions::default())).collect())?;
-    let orders = encode(order_columns)?;
-    let total: usize = batches.iter().map(|b| b.num_rows()).sum();
-    let mut best: HashMap<&[u8], (u32, u32)> = HashMap::with_capacity_and_hasher(total, Default::default());
-    let mut repeated = false;
-    for (b, rows) in keys.iter().enumerate() {
-        for r in 0..rows.num_rows() {
-            match best.entry(rows.row(r).data()) {
-                Entry::Vacant(v) => {
-                    v.insert((b as u32, r as u32));
-                }
-                Entry::Occupied(mut o) => {
-                    repeated = true;
-                    let (cb, cr) = *o.get();
-                    if orders[b].row(r) < orders[cb as usize].row(cr as usize) {
-                        o.insert((b as u32, r as u32));
-                    }
-                }
-            }
+    // A key of one 64-bit integer column (most primary keys) is hashed as the number; any other as its row encoding.
+    let ids: Option<Vec<&Int64Array>> = match key_columns[..] {
+        [k] => batches.iter().map(|b| b.column(k).as_any().downcast_ref::<Int64Array>()).collect(),
+        _ => None,
+    };
+    let picked = match ids {
+        Some(ids) => {
+            let key_of = |b: usize, r: usize| ids[b].is_valid(r).then(|| ids[b].value(r));
+            pick(&batches, key_of, || encode(order_columns.clone()))?
         }
-    }
-    if !repeated {
-        return Ok(batches);
-    }
-    let mut picked: Vec<(usize, usize)> = best.into_values().map(|(b, r)| (b as usize, r as usize)).collect();
+        None => {
+            let keys = encode(key_columns.iter().map(|i| (*i, SortOptions::default())).collect())?;
+            pick(&batches, |b, r| keys[b].row(r).data(), || encode(order_columns.clone()))?
+        }
+    };
+    let Some(mut picked) = picked else { return Ok(batches) };
     picked.sort_unstable();
     let refs: Vec<&RecordBatch> = batches.iter().collect();
     picked
         .chunks(BATCH_ROWS)
         .map(|chunk| interleave_record_batch(&refs, chunk).map_err(|e| StageError::internal(e.to_string())))
         .collect()
+}
+
+/// The rows to keep, as (batch, row) pairs, or `None` when every key is unique. Each row is hashed once by its key;
+/// the orderings are encoded (`orders`) only when some key repeats, and then compared only for the repeated keys, in
+/// input order, so that of rows that tie the first one read stays.
+fn pick<K: Hash + Eq>(
+    batches: &[RecordBatch],
+    key_of: impl Fn(usize, usize) -> K,
+    orders: impl FnOnce() -> Result<Vec<Rows>>,
+) -> Result<Option<Vec<(usize, usize)>>> {
+    let total: usize = batches.iter().map(|b| b.num_rows()).sum();
+    let mut best: HashMap<K, (u32, u32)> = HashMap::with_capacity_and_hasher(total, Default::default());
+    let mut repeats: Vec<(u32, u32)> = Vec::new();
+    for (b, batch) in batches.iter().enumerate() {
+        for r in 0..batch.num_rows() {
+            match best.entry(key_of(b, r)) {
+                Entry::Vacant(v) => {
+                    v.insert((b as u32, r as u32));
+                }
+                Entry::Occupied(_) => repeats.push((b as u32, r as u32)),
+            }
+        }
+    }
+    if repeats.is_empty() {
+        return Ok(None);
+    }
+    let orders = orders()?;
+    for (b, r) in repeats {
+        let Some(held) = best.get_mut(&key_of(b as usize, r as usize)) else { continue };
+        let (hb, hr) = *held;
+        if orders[b as usize].row(r as usize) < orders[hb as usize].row(hr as usize) {
+            *held = (b, r);
+        }
+    }
+    Ok(Some(best.into_values().map(|(b, r)| (b as usize, r as usize)).collect()))
 }
 
 #[cfg(test)]
@@ -161,5 +190,40 @@ mod tests {
             .collect();
         assert_eq!(at, [3, 2], "(1, x) keeps its first row of the tie at 3, (1, y) the 2");
         assert!(latest_per_key(Vec::new(), &["a"], &[]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_number_key_picks_what_the_row_encoded_key_picks() {
+        // The same rows keyed by an Int64 column (hashed as numbers) and by the same values as strings (row-encoded):
+        // repeated keys, NULL keys and ties on the ordering, over several batches.
+        let (mut ids, mut at) = (Vec::new(), Vec::new());
+        for i in 0..600i64 {
+            ids.push((i % 7 != 0).then_some((i * 37) % 101));
+            at.push((i % 5 != 0).then_some((i * 13) % 17));
+        }
+        let tag: Vec<String> = (0..600).map(|i| format!("r{i}")).collect();
+        let numbers: Vec<RecordBatch> = (0..3)
+            .map(|c| {
+                let part = c * 200..(c + 1) * 200;
+                let tags: Vec<&str> = tag[part.clone()].iter().map(String::as_str).collect();
+                batch(ids[part.clone()].to_vec(), at[part].to_vec(), tags)
+            })
+            .collect();
+        let strings: Vec<RecordBatch> = numbers
+            .iter()
+            .map(|b| {
+                let text = deltalake::arrow::compute::cast(b.column(0), &DataType::Utf8).unwrap();
+                let schema = Schema::new(vec![
+                    Field::new("id", DataType::Utf8, true),
+                    Field::new("at", DataType::Int64, true),
+                    Field::new("tag", DataType::Utf8, false),
+                ]);
+                RecordBatch::try_new(Arc::new(schema), vec![text, b.column(1).clone(), b.column(2).clone()]).unwrap()
+            })
+            .collect();
+        let by_number = latest_per_key(numbers, &["id"], &[("at", NEWEST_NULLS_LAST)]).unwrap();
+        let by_row = latest_per_key(strings, &["id"], &[("at", NEWEST_NULLS_LAST)]).unwrap();
+        assert_eq!(tags(&by_number), tags(&by_row));
+        assert_eq!(tags(&by_number).len(), 102, "101 distinct keys and NULL");
     }
 }
