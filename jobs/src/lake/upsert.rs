@@ -442,6 +442,32 @@ impl<'a> IntoFuture for Upsert<'a> {
     }
 }
 
+/// A table with more than this many files under a quarter of [`FILE_BYTES`] is compacted ([`compact_small_files`]).
+pub const COMPACT_AFTER_SMALL_FILES: usize = 16;
+
+/// Bin-packs `table`'s small files into files of about [`FILE_BYTES`] once it holds more than
+/// [`COMPACT_AFTER_SMALL_FILES`] of them (each upsert that inserts appends one), in one commit that changes no row.
+/// The files are packed in log order, so the key ranges of appended files stay together. Returns the table after.
+pub async fn compact_small_files(table: DeltaTable, run_id: &str) -> Result<DeltaTable> {
+    let snapshot = table.snapshot().map_err(|e| from_delta("snapshot", e))?;
+    let small = snapshot.log_data().into_iter().filter(|f| (f.size() as u64) < FILE_BYTES / 4).count();
+    if small <= COMPACT_AFTER_SMALL_FILES {
+        return Ok(table);
+    }
+    let name = table.table_url().to_string();
+    let properties =
+        CommitProperties::default().with_metadata([(super::META_RUN_ID.to_string(), serde_json::json!(run_id))]);
+    let (table, metrics) = table
+        .optimize()
+        .with_target_size(NonZeroU64::new(FILE_BYTES).unwrap_or(NonZeroU64::MIN))
+        .with_writer_properties(super::writer_properties())
+        .with_commit_properties(properties)
+        .await
+        .map_err(|e| from_delta(&format!("compact {name}"), e))?;
+    tracing::info!(table = %name, removed = metrics.num_files_removed, added = metrics.num_files_added, "compacted");
+    Ok(table)
+}
+
 /// Writes `rows` to `target` in one commit, in `key` order and in files of about [`FILE_BYTES`] (see there).
 pub async fn write_in_key_order(
     ctx: &SessionContext,
@@ -631,5 +657,25 @@ mod tests {
         let rows = rows(&direct).await;
         assert_eq!(rows, self::rows(&merged).await);
         assert!(!rows.contains_key(&2) && !rows.contains_key(&13) && rows[&3] == "c" && rows[&12] == "a");
+    }
+
+    #[tokio::test]
+    async fn many_small_files_are_compacted_without_changing_a_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::new(dir.path().to_str().unwrap());
+        let mut table = three_files(&lake, "t").await;
+        let untouched = compact_small_files(table.clone(), "run").await.unwrap();
+        assert_eq!(untouched.version(), table.version(), "three small files are left alone");
+        // Each run's inserts append one small file.
+        for txn in 3..=(COMPACT_AFTER_SMALL_FILES as i64 + 1) {
+            let rows = [(txn * 10, "a"), (txn * 10 + 1, "a")];
+            append(&mut table, futures::stream::iter([Ok(batch(&rows, None))]), "load", txn, "run").await.unwrap();
+        }
+        let before = rows(&table).await;
+        assert_eq!(files(&table).len(), COMPACT_AFTER_SMALL_FILES + 2);
+        let compacted = compact_small_files(table, "run").await.unwrap();
+        assert_eq!(files(&compacted).len(), 1, "bin-packed into one file");
+        assert_eq!(rows(&compacted).await, before);
+        assert_eq!(txn_version(&compacted, "load").await.unwrap(), Some(COMPACT_AFTER_SMALL_FILES as i64 + 1));
     }
 }

@@ -670,7 +670,7 @@ async fn upsert(
         .with_commit_properties(properties)
         .await?;
     tracing::debug!(table = name, "upserted: {}", metrics.describe());
-    Ok(after)
+    lake::compact_small_files(after, &settings.run_id).await
 }
 
 /// Rows whose float money does not fit a money decimal, per money column.
