@@ -28,9 +28,7 @@ use amali_core::stage::StageErrorKind;
 
 use crate::error::{Result, StageError, df_err};
 
-pub use upsert::{
-    COMPACT_AFTER_SMALL_FILES, FILE_BYTES, Upsert, UpsertMetrics, compact_small_files, null_safe, write_in_key_order,
-};
+pub use upsert::{FILE_BYTES, Upsert, UpsertMetrics, compact_small_files, null_safe, write_in_key_order};
 
 /// The bronze layer's directory: the landing tables' rows, append-only.
 pub const BRONZE: &str = "bronze";

@@ -32,7 +32,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use deltalake::DeltaTable;
-use deltalake::arrow::array::{Array, BooleanArray, StringArray};
+use deltalake::arrow::array::{Array, AsArray};
+use deltalake::arrow::compute::cast;
 use deltalake::arrow::datatypes::{DataType, Schema};
 use deltalake::datafusion::common::ScalarValue;
 use deltalake::datafusion::datasource::MemTable;
@@ -226,23 +227,10 @@ impl<'a> Upsert<'a> {
             let mut metrics = UpsertMetrics { rewritten: true, ..UpsertMetrics::default() };
             let mut files = BTreeSet::new();
             for batch in &rows {
-                let file = batch
-                    .column(batch.num_columns() - 2)
-                    .as_any()
-                    .downcast_ref::<StringArray>()
-                    .cloned()
-                    .or_else(|| {
-                        let column = batch.column(batch.num_columns() - 2);
-                        let cast = deltalake::arrow::compute::cast(column, &DataType::Utf8).ok()?;
-                        cast.as_any().downcast_ref::<StringArray>().cloned()
-                    })
-                    .ok_or_else(|| StageError::internal("the upsert's file column is not text"))?;
-                let deleted = batch
-                    .column(batch.num_columns() - 1)
-                    .as_any()
-                    .downcast_ref::<BooleanArray>()
-                    .cloned()
-                    .ok_or_else(|| StageError::internal("the upsert's deletion flags are not booleans"))?;
+                // delta-rs gives the file as a dictionary of strings: read as plain text (a no-op if it already is).
+                let file = cast(batch.column(batch.num_columns() - 2), &DataType::Utf8)
+                    .map_err(|e| StageError::internal(format!("the upsert's file column: {e}")))?;
+                let (file, deleted) = (file.as_string::<i32>(), batch.column(batch.num_columns() - 1).as_boolean());
                 for i in 0..batch.num_rows() {
                     match (file.is_valid(i), deleted.value(i)) {
                         (false, _) => metrics.inserted += 1,
@@ -341,12 +329,14 @@ impl<'a> Upsert<'a> {
 
     /// Commits `actions` (none: the transaction alone) as this upsert, with its properties; the table after it.
     async fn commit(&self, actions: Vec<Action>, range: &Option<(ScalarValue, ScalarValue)>) -> Result<DeltaTable> {
-        let predicate = |p: &Option<String>| p.clone().unwrap_or_else(|| "true".into());
         let operation = DeltaOperation::Merge {
             predicate: range.as_ref().map(|(lo, hi)| format!("t.{} BETWEEN {lo} AND {hi}", q(&self.keys[0]))),
             merge_predicate: Some(self.on_clause()),
             matched_predicates: vec![
-                MergePredicate { action_type: "update".into(), predicate: Some(predicate(&self.changed)) },
+                MergePredicate {
+                    action_type: "update".into(),
+                    predicate: Some(self.changed.clone().unwrap_or_else(|| "true".into())),
+                },
                 MergePredicate {
                     action_type: "delete".into(),
                     predicate: Some(self.deleting.as_ref().map_or("false".into(), |f| format!("s.{}", q(f)))),
@@ -505,7 +495,7 @@ pub fn null_safe(alias: &str, column: &str) -> String {
 mod tests {
     use std::collections::BTreeMap;
 
-    use deltalake::arrow::array::{Int64Array, RecordBatch};
+    use deltalake::arrow::array::{BooleanArray, Int64Array, RecordBatch, StringArray};
     use deltalake::arrow::datatypes::Field;
 
     use super::*;
@@ -540,6 +530,13 @@ mod tests {
             append(&mut table, batches, "load", txn as i64, "run").await.unwrap();
         }
         table
+    }
+
+    /// [`three_files`] as table `t` of a lake in a temporary directory (deleted when the guard is dropped).
+    async fn lake_of_three_files() -> (tempfile::TempDir, DeltaTable) {
+        let dir = tempfile::tempdir().unwrap();
+        let table = three_files(&Lake::new(dir.path().to_str().unwrap()), "t").await;
+        (dir, table)
     }
 
     fn files(table: &DeltaTable) -> BTreeSet<String> {
@@ -591,9 +588,7 @@ mod tests {
 
     #[tokio::test]
     async fn only_the_file_holding_a_changed_row_is_rewritten() {
-        let dir = tempfile::tempdir().unwrap();
-        let lake = Lake::new(dir.path().to_str().unwrap());
-        let table = three_files(&lake, "t").await;
+        let (_dir, table) = lake_of_three_files().await;
         let before = files(&table);
         // 5 changed, 6 extracted again unchanged, 10 new.
         let (after, metrics) = upsert(table, batch(&[(5, "b"), (6, "a"), (10, "a")], None), 1).await;
@@ -612,9 +607,7 @@ mod tests {
 
     #[tokio::test]
     async fn only_new_rows_are_appended_without_rewriting_a_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let lake = Lake::new(dir.path().to_str().unwrap());
-        let table = three_files(&lake, "t").await;
+        let (_dir, table) = lake_of_three_files().await;
         let before = files(&table);
         let (after, metrics) = upsert(table, batch(&[(9, "a"), (11, "a"), (10, "a")], None), 1).await;
         assert_eq!((metrics.inserted, metrics.updated, metrics.deleted, metrics.files_rewritten), (2, 0, 0, 0));
@@ -624,9 +617,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_source_that_changes_nothing_commits_its_transaction_alone() {
-        let dir = tempfile::tempdir().unwrap();
-        let lake = Lake::new(dir.path().to_str().unwrap());
-        let table = three_files(&lake, "t").await;
+        let (_dir, table) = lake_of_three_files().await;
         let (version, before) = (table.version(), files(&table));
         let (after, metrics) = upsert(table, batch(&[(2, "a"), (8, "a")], None), 7).await;
         assert_eq!((metrics.inserted, metrics.updated, metrics.deleted), (0, 0, 0));
@@ -661,9 +652,7 @@ mod tests {
 
     #[tokio::test]
     async fn many_small_files_are_compacted_without_changing_a_row() {
-        let dir = tempfile::tempdir().unwrap();
-        let lake = Lake::new(dir.path().to_str().unwrap());
-        let mut table = three_files(&lake, "t").await;
+        let (_dir, mut table) = lake_of_three_files().await;
         let untouched = compact_small_files(table.clone(), "run").await.unwrap();
         assert_eq!(untouched.version(), table.version(), "three small files are left alone");
         // Each run's inserts append one small file.
