@@ -24,7 +24,7 @@ use deltalake::protocol::SaveMode;
 use futures::TryStreamExt;
 
 use crate::error::{Result, StageError, df_err};
-use crate::lake::{self, Lake, SILVER, Upsert, from_delta, min_max, typed_as, within};
+use crate::lake::{self, Lake, SILVER, Upsert, from_delta, key_ranges, typed_as, within};
 use crate::outcome::Outcome;
 use crate::schema::{Engine, quote};
 use crate::summary::{Layer, TableSummary};
@@ -635,7 +635,7 @@ impl Build<'_> {
         if let Some(provider) = previous {
             let alias = format!("__before_{name}");
             // Only the files that can hold the changed keys are read (file statistics prune the rest).
-            let range = min_max(self.ctx, &changed, &pk[0]).await?;
+            let range = key_ranges(self.ctx, &changed, &pk[0], false).await?;
             let before = within(self.ctx.read_table(provider).map_err(df_err("time travel"))?, &pk[0], &range)?;
             let _ = self.ctx.deregister_table(alias.as_str());
             self.ctx.register_table(alias.as_str(), before.into_view()).map_err(df_err("time travel"))?;
@@ -687,9 +687,10 @@ impl Build<'_> {
         let sub = crate::memory::session_like(self.ctx);
         let mem = MemTable::try_new(keys[0].schema(), vec![keys]).map_err(df_err("affected keys"))?;
         sub.register_table("__affected", Arc::new(mem)).map_err(df_err("affected keys"))?;
-        // The keys' range as literals: the scans below read only the files that can hold an affected key (an
-        // incremental run's keys are usually new ones, in the newest files), not every file of every input.
-        let range = if has_null { None } else { min_max(&sub, "__affected", "k").await? };
+        // The keys' ranges as literals (NULL too when it is a key): the scans below read only the files and pages
+        // that can hold an affected key (an incremental run's keys are mostly new ones, in the newest files, and a
+        // few old ones), not every file of every input.
+        let range = key_ranges(&sub, "__affected", "k", has_null).await?;
         for read in references(self.ctx, sql) {
             let provider = self.ctx.table_provider(read.as_str()).await.map_err(df_err("inputs"))?;
             match inc.inputs.iter().find(|(t, _)| *t == read) {
@@ -930,7 +931,7 @@ impl Build<'_> {
         sub.register_table("__units", Arc::new(mem)).map_err(df_err("units"))?;
         let has_null = units.iter().any(|b| b.column(0).null_count() > 0);
         // Only the files that can hold a changed unit are read (usually the newest ones).
-        let range = if has_null { None } else { min_max(&sub, "__units", "k").await? };
+        let range = key_ranges(&sub, "__units", "k", has_null).await?;
         let mut count = 0;
         for (input, unit, provider) in inputs {
             let all = format!("__all_{input}");

@@ -6,6 +6,7 @@
 //! repeated. delta-rs records the `txn` but does not skip a replay by itself, so the check is here.
 //! On S3, commits use S3's conditional put (If-None-Match), so two writers can never both create one version.
 
+mod ranges;
 mod upsert;
 
 use std::sync::Arc;
@@ -21,13 +22,13 @@ use deltalake::parquet::basic::Compression;
 use deltalake::parquet::file::properties::WriterProperties;
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 
-use deltalake::datafusion::common::ScalarValue;
-use deltalake::datafusion::prelude::{DataFrame, SessionContext, ident, lit};
+use deltalake::datafusion::prelude::{DataFrame, SessionContext, ident};
 
 use amali_core::stage::StageErrorKind;
 
 use crate::error::{Result, StageError, df_err};
 
+pub use ranges::{KeyRanges, key_ranges, within};
 pub use upsert::{FILE_BYTES, Upsert, UpsertMetrics, compact_small_files, null_safe, write_in_key_order};
 
 /// The bronze layer's directory: the landing tables' rows, append-only.
@@ -271,27 +272,6 @@ pub async fn read_all(table: &DeltaTable) -> Result<Vec<RecordBatch>> {
     ctx.register_table("t", provider).map_err(|e| StageError::internal(e.to_string()))?;
     let df = ctx.sql("SELECT * FROM t").await.map_err(|e| StageError::internal(e.to_string()))?;
     df.collect().await.map_err(|e| StageError::internal(e.to_string()))
-}
-
-/// The smallest and largest value of `column` in `relation` (`None` when it has no value).
-pub async fn min_max(ctx: &SessionContext, relation: &str, column: &str) -> Result<Option<(ScalarValue, ScalarValue)>> {
-    let sql = format!("SELECT min({column}), max({column}) FROM {relation}");
-    let batches = ctx.sql(&sql).await.map_err(df_err("key range"))?.collect().await.map_err(df_err("key range"))?;
-    let Some(b) = batches.iter().find(|b| b.num_rows() > 0) else { return Ok(None) };
-    let lo = ScalarValue::try_from_array(b.column(0), 0).map_err(df_err("key range"))?;
-    let hi = ScalarValue::try_from_array(b.column(1), 0).map_err(df_err("key range"))?;
-    Ok((!lo.is_null() && !hi.is_null()).then_some((lo, hi)))
-}
-
-/// `df`'s rows whose `column` lies in `range` (all of them without a range). A filter of literals, which the
-/// Delta scan turns into file skipping.
-pub fn within(df: DataFrame, column: &str, range: &Option<(ScalarValue, ScalarValue)>) -> Result<DataFrame> {
-    match range {
-        Some((lo, hi)) => {
-            df.filter(ident(column).between(lit(lo.clone()), lit(hi.clone()))).map_err(df_err("key range"))
-        }
-        None => Ok(df),
-    }
 }
 
 /// `df` with the columns of `schema` in its order, each cast to its type there.

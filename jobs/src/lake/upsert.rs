@@ -35,7 +35,6 @@ use deltalake::DeltaTable;
 use deltalake::arrow::array::{Array, AsArray};
 use deltalake::arrow::compute::cast;
 use deltalake::arrow::datatypes::{DataType, Schema};
-use deltalake::datafusion::common::ScalarValue;
 use deltalake::datafusion::datasource::MemTable;
 use deltalake::datafusion::prelude::{DataFrame, SessionContext, ident};
 use deltalake::kernel::Action;
@@ -203,10 +202,7 @@ impl<'a> Upsert<'a> {
             // Only the target's rows in the source's key range are read: the scan skips the files outside it by
             // their statistics, and the pages outside it by the files' page indexes (keys are written in order).
             let key = &self.keys[0];
-            let range = match self.nullable_keys.contains(key) {
-                true => None,
-                false => super::min_max(self.ctx, &source, &q(key)).await?,
-            };
+            let range = super::key_ranges(self.ctx, &source, &q(key), self.nullable_keys.contains(key)).await?;
             let held = self.ctx.read_table(provider).map_err(df_err("scan"))?;
             let held = super::within(held, key, &range)?;
             self.ctx.register_table(target.as_str(), held.into_view()).map_err(df_err("scan"))?;
@@ -328,9 +324,12 @@ impl<'a> Upsert<'a> {
     }
 
     /// Commits `actions` (none: the transaction alone) as this upsert, with its properties; the table after it.
-    async fn commit(&self, actions: Vec<Action>, range: &Option<(ScalarValue, ScalarValue)>) -> Result<DeltaTable> {
+    async fn commit(&self, actions: Vec<Action>, range: &Option<super::KeyRanges>) -> Result<DeltaTable> {
         let operation = DeltaOperation::Merge {
-            predicate: range.as_ref().map(|(lo, hi)| format!("t.{} BETWEEN {lo} AND {hi}", q(&self.keys[0]))),
+            predicate: range
+                .as_ref()
+                .and_then(|r| r.bounds())
+                .map(|(lo, hi)| format!("t.{} BETWEEN {lo} AND {hi}", q(&self.keys[0]))),
             merge_predicate: Some(self.on_clause()),
             matched_predicates: vec![
                 MergePredicate {

@@ -471,7 +471,7 @@ async fn register_parents(
             };
             let provider = lake::scan(&t, ctx).await.map_err(df_err("scan"))?;
             let range = match range_of {
-                Some(relation) => lake::min_max(ctx, relation, &q(column)).await?,
+                Some(relation) => lake::key_ranges(ctx, relation, &q(column), false).await?,
                 None => None,
             };
             let rows = lake::within(ctx.read_table(provider).map_err(df_err("scan"))?, key, &range)?;
