@@ -1085,10 +1085,19 @@ impl Build<'_> {
     /// Compacts the table's small files (Z-ordered by `zorder_by` when the model names columns) once merges have
     /// left many of them; a reader sees the same rows before and after. The commit keeps the build's metadata.
     async fn compact(&self, table: DeltaTable, state: &State) -> Result<()> {
-        let files = table.snapshot().map_err(|e| from_delta("snapshot", e))?.log_data().num_files();
+        // Only the small files count (each incremental build that inserts appends one): a large table is many
+        // full-size files, and counting those made every incremental build of `fact_order_items` at scale 10
+        // Z-order its 30M rows again (52 s of a 74 s run).
+        let small = table
+            .snapshot()
+            .map_err(|e| from_delta("snapshot", e))?
+            .log_data()
+            .into_iter()
+            .filter(|f| (f.size() as u64) < lake::FILE_BYTES / 4)
+            .count();
         let partitions = self.model.partition_by();
         let threshold = if partitions.is_empty() { COMPACT_AFTER_FILES } else { COMPACT_AFTER_FILES * 8 };
-        if files <= threshold {
+        if small <= threshold {
             return Ok(());
         }
         let zorder = self.model.zorder_by();
@@ -1097,6 +1106,8 @@ impl Build<'_> {
         let (_, metrics) = table
             .optimize()
             .with_type(kind)
+            .with_target_size(std::num::NonZeroU64::new(lake::FILE_BYTES).unwrap_or(std::num::NonZeroU64::MIN))
+            .with_writer_properties(lake::writer_properties())
             .with_commit_properties(self.properties(state))
             .await
             .map_err(|e| from_delta(&format!("optimize {}/{}", self.layer, self.model.name), e))?;
@@ -1129,7 +1140,9 @@ struct MeasureChanges {
     rows_before: usize,
 }
 
-/// Files above which a table is compacted after a build.
+/// Small files (under a quarter of [`lake::FILE_BYTES`]) above which a table is compacted after a build (eight
+/// times as many for a partitioned table): bin-packed into files of about [`lake::FILE_BYTES`], or Z-ordered whole
+/// when the model asks for it (`-- zorder_by:`), which delta-rs does for every file of the table, so only that often.
 const COMPACT_AFTER_FILES: usize = 16;
 
 /// A predicate: `column` holds one of the keys (`k`) of the table `keys`; NULL is a key like the others when

@@ -21,7 +21,7 @@ const MAX_RANGES: usize = 32;
 /// A gap narrower than this many key values is not worth a split: a data page holds up to 20,000 rows (parquet's
 /// default row limit per page), and a table's integer keys are dense, so a narrower gap rarely spans a whole page.
 const MIN_GAP: i128 = 8_192;
-/// Above this many keys, clustering costs more than it saves: one range.
+/// Above this many keys (a first load's), sorting them costs more than clustering saves: one range.
 const MAX_CLUSTERED_KEYS: usize = 1 << 20;
 
 /// The ranges that hold a set of keys, in ascending order and disjoint (see the module docs), and whether NULL is
@@ -90,12 +90,14 @@ pub async fn key_ranges(ctx: &SessionContext, relation: &str, column: &str, null
 
 /// The ranges of `keys`, split at the widest gaps of at least [`MIN_GAP`] (at most [`MAX_RANGES`] ranges).
 fn clusters(mut keys: Vec<i64>) -> Vec<(i64, i64)> {
+    if keys.len() > MAX_CLUSTERED_KEYS {
+        // A first load's keys: one range, without sorting them.
+        let (Some(lo), Some(hi)) = (keys.iter().min(), keys.iter().max()) else { return Vec::new() };
+        return vec![(*lo, *hi)];
+    }
     keys.sort_unstable();
     keys.dedup();
     let (Some(&lo), Some(&hi)) = (keys.first(), keys.last()) else { return Vec::new() };
-    if keys.len() > MAX_CLUSTERED_KEYS {
-        return vec![(lo, hi)];
-    }
     // The gaps worth a split, widest first; ties by position so the result does not depend on the sort.
     let mut gaps: Vec<(i128, usize)> = keys
         .windows(2)
@@ -155,6 +157,8 @@ mod tests {
     fn dense_keys_stay_one_range_and_many_gaps_keep_the_widest() {
         assert_eq!(clusters((1..=50_000).step_by(3).collect()), vec![(1, 49_999)]);
         assert_eq!(clusters(vec![]), Vec::<(i64, i64)>::new());
+        let many: Vec<i64> = (0..=MAX_CLUSTERED_KEYS as i64).rev().map(|k| k * 100_000).collect();
+        assert_eq!(clusters(many), vec![(0, MAX_CLUSTERED_KEYS as i64 * 100_000)]);
         // 100 keys 10,000 apart, with one gap wider than the rest: at most MAX_RANGES ranges, the wide gap among
         // the splits, every key inside a range.
         let mut keys: Vec<i64> = (0..100).map(|i| i * 10_000).collect();
