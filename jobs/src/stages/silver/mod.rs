@@ -205,7 +205,7 @@ async fn conform(
     lap(name, "sort out and quarantine", &mut clock);
     let keep = conform_money(table, sorted.keep)?;
     let rows_out: u64 = keep.iter().map(|b| b.num_rows() as u64).sum();
-    let after = upsert(settings, ctx, lake, table, existing.is_none(), keep, newest).await?;
+    let after = upsert(settings, ctx, lake, table, existing, keep, newest).await?;
     lap(name, "upsert", &mut clock);
     summary.rows_written = rows_out;
     summary.delta_version = after.version().map(|v| v as i64);
@@ -625,14 +625,22 @@ async fn upsert(
     ctx: &SessionContext,
     lake: &Lake,
     table: &'static Table,
-    first_load: bool,
+    existing: Option<DeltaTable>,
     keep: Vec<RecordBatch>,
     newest: i64,
 ) -> Result<DeltaTable> {
     let name = table.name;
     let schema = keep[0].schema();
     let properties = lake::commit_properties(&app_id(name), newest, &settings.run_id);
-    let target = lake.open_or_create(SILVER, name, &silver_schema(&schema), &[]).await?;
+    // The silver table as `conform` opened it (this stage is its only writer), else a new one.
+    let first_load = existing.is_none();
+    let target = match existing {
+        Some(t) => {
+            lake::check_columns(&silver_schema(&schema), name)?;
+            t
+        }
+        None => lake.open_or_create(SILVER, name, &silver_schema(&schema), &[]).await?,
+    };
     let source = ctx.read_batches(keep).map_err(df_err("upsert source"))?;
     let source = source
         .with_column("_silver_run_id", deltalake::datafusion::prelude::lit(settings.run_id.as_str()))
