@@ -19,7 +19,6 @@ use deltalake::datafusion::datasource::MemTable;
 use deltalake::datafusion::logical_expr::LogicalPlan;
 use deltalake::datafusion::prelude::{DataFrame, SessionContext};
 use deltalake::kernel::transaction::CommitProperties;
-use deltalake::operations::optimize::OptimizeType;
 use deltalake::protocol::SaveMode;
 use futures::TryStreamExt;
 
@@ -1083,32 +1082,10 @@ impl Build<'_> {
     }
 
     /// Compacts the table's small files (Z-ordered by `zorder_by` when the model names columns) once merges have
-    /// left many of them; a reader sees the same rows before and after. The commit keeps the build's metadata.
+    /// left many of them ([`lake::compact_small_files`]); a reader sees the same rows before and after. The commit
+    /// keeps the build's metadata.
     async fn compact(&self, table: DeltaTable, state: &State) -> Result<()> {
-        let snapshot = table.snapshot().map_err(|e| from_delta("snapshot", e))?;
-        let sizes = snapshot.log_data().into_iter().map(|f| f.size() as u64);
-        if !needs_compaction(sizes, !self.model.partition_by().is_empty()) {
-            return Ok(());
-        }
-        let zorder = self.model.zorder_by();
-        let kind = if zorder.is_empty() { OptimizeType::Compact } else { OptimizeType::ZOrder(zorder) };
-        let clock = Instant::now();
-        let (_, metrics) = table
-            .optimize()
-            .with_type(kind)
-            .with_target_size(std::num::NonZeroU64::new(lake::FILE_BYTES).unwrap_or(std::num::NonZeroU64::MIN))
-            .with_writer_properties(lake::writer_properties())
-            .with_commit_properties(self.properties(state))
-            .await
-            .map_err(|e| from_delta(&format!("optimize {}/{}", self.layer, self.model.name), e))?;
-        tracing::info!(
-            table = self.model.name,
-            removed = metrics.num_files_removed,
-            added = metrics.num_files_added,
-            ms = clock.elapsed().as_millis() as u64,
-            "compacted"
-        );
-        Ok(())
+        lake::compact_small_files(table, self.model.zorder_by(), self.properties(state)).await.map(|_| ())
     }
 }
 
@@ -1128,20 +1105,6 @@ struct MeasureChanges {
     /// The same before the change.
     before: Vec<RecordBatch>,
     rows_before: usize,
-}
-
-/// Small files (under a quarter of [`lake::FILE_BYTES`]) above which a table is compacted after a build (eight
-/// times as many for a partitioned table): bin-packed into files of about [`lake::FILE_BYTES`], or Z-ordered whole
-/// when the model asks for it (`-- zorder_by:`), which delta-rs does for every file of the table, so only that often.
-const COMPACT_AFTER_FILES: usize = 16;
-
-/// Whether a model's table of files of these sizes is compacted after a build: more than [`COMPACT_AFTER_FILES`]
-/// small ones (eight times as many when partitioned). Only the small files count (each incremental build that
-/// inserts appends one): a large table is many full-size files, and counting those made every incremental build of
-/// `fact_order_items` at scale 10 Z-order its 30M rows again (52 s of a 74 s run).
-fn needs_compaction(sizes: impl IntoIterator<Item = u64>, partitioned: bool) -> bool {
-    let small = sizes.into_iter().filter(|size| *size < lake::FILE_BYTES / 4).count();
-    small > if partitioned { COMPACT_AFTER_FILES * 8 } else { COMPACT_AFTER_FILES }
 }
 
 /// A predicate: `column` holds one of the keys (`k`) of the table `keys`; NULL is a key like the others when
@@ -1172,19 +1135,6 @@ mod tests {
         assert!(read_by_key("orders"));
         assert!(!read_by_key("dim_customer"));
         assert!(!read_by_key("daily_sales_metrics"));
-    }
-
-    #[test]
-    fn a_table_is_compacted_for_its_small_files_not_for_its_size() {
-        let full = lake::FILE_BYTES;
-        // A large table built whole: many full-size files, nothing to compact.
-        assert!(!needs_compaction(std::iter::repeat_n(full, 60), false));
-        // Seventeen incremental builds' small files beside them: compacted.
-        let grown = std::iter::repeat_n(full, 60).chain(std::iter::repeat_n(1 << 20, COMPACT_AFTER_FILES + 1));
-        assert!(needs_compaction(grown.clone(), false));
-        // A partitioned table holds a file per partition per build: it waits for eight times as many.
-        assert!(!needs_compaction(grown, true));
-        assert!(needs_compaction(std::iter::repeat_n(1 << 20, COMPACT_AFTER_FILES * 8 + 1), true));
     }
 
     #[test]

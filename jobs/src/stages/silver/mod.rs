@@ -29,6 +29,7 @@ use deltalake::arrow::util::display::array_value_to_string;
 use deltalake::datafusion::datasource::MemTable;
 use deltalake::datafusion::prelude::SessionContext;
 use deltalake::kernel::StructType;
+use deltalake::kernel::transaction::CommitProperties;
 use deltalake::protocol::SaveMode;
 
 mod first_load;
@@ -678,7 +679,9 @@ async fn upsert(
         .with_commit_properties(properties)
         .await?;
     tracing::debug!(table = name, "upserted: {}", metrics.describe());
-    lake::compact_small_files(after, &settings.run_id).await
+    let properties = CommitProperties::default()
+        .with_metadata([(lake::META_RUN_ID.to_string(), serde_json::json!(settings.run_id))]);
+    lake::compact_small_files(after, Vec::new(), properties).await
 }
 
 /// Rows whose float money does not fit a money decimal, per money column.
