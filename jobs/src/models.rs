@@ -284,10 +284,10 @@ impl Inputs {
     }
 }
 
-/// Below this many Parquet bytes of input, a model read by no other model by key is rebuilt rather than updated:
-/// working out the affected keys (time travel over every input, the model over those keys, a merge) then costs more
-/// than the whole query. At scale 1, `dim_customer` (over `users_data`, 5 MB) took 0.47 s to merge 2.4k changed
-/// customers and 0.07 s to rebuild. `AMALI_SMALL_INPUT_BYTES` overrides it (0: always update by key).
+/// Below this many Parquet bytes of input, a model is rebuilt rather than updated: working out the affected keys
+/// (time travel over every input, the model over those keys, a merge) then costs more than the whole query. At
+/// scale 1, `dim_customer` (over `users_data`, 5 MB) took 0.47 s to merge 2.4k changed customers and 0.07 s to
+/// rebuild. A model other models read by key keeps its lineage through such a rebuild (see `Build::lineage_holds`). `AMALI_SMALL_INPUT_BYTES` overrides it (0: always update by key).
 const SMALL_INPUT_BYTES: u64 = 16 << 20;
 
 /// [`SMALL_INPUT_BYTES`], or `AMALI_SMALL_INPUT_BYTES` when set to a number of bytes.
@@ -295,8 +295,8 @@ fn small_input_bytes() -> u64 {
     std::env::var("AMALI_SMALL_INPUT_BYTES").ok().and_then(|v| v.parse().ok()).unwrap_or(SMALL_INPUT_BYTES)
 }
 
-/// Whether some model reads `table` by key or by unit (an `-- incremental:` or `-- additive:` input): its rebuild
-/// would make that model rebuild too (see [`State::rebuilt`]).
+/// Whether some model reads `table` by key or by unit (an `-- incremental:` or `-- additive:` input): a rebuild
+/// that changes rows without a newer `_ingested_at` would make that model rebuild too (see [`State::rebuilt`]).
 fn read_by_key(table: &str) -> bool {
     SILVER_MODELS.iter().chain(GOLD_MODELS).any(|m| {
         let inc = m.incremental().map(|i| i.inputs).unwrap_or_default();
@@ -470,24 +470,35 @@ impl Build<'_> {
             true => self.watermarks(&reads).await?,
             false => BTreeMap::new(),
         };
-        // A table no model reads by key, over small inputs, is rebuilt (see SMALL_INPUT_BYTES).
-        if updatable && !read_by_key(model.name) && inputs.bytes(&reads) < small_input_bytes() {
-            tracing::debug!(table = model.name, "rebuilt: its inputs are small and no model reads it by key");
-            (incremental, additive) = (None, None);
-        }
+        // Over small inputs a rebuild costs less than an update (see SMALL_INPUT_BYTES).
+        let small = updatable && inputs.bytes(&reads) < small_input_bytes();
         lap(model.name, "watermarks", &mut clock);
         let mut new_state = State { sql: sql_hash.clone(), versions: versions.clone(), watermarks, rebuilt: 0 };
         // An overwrite commits the next version (0 for a new table).
         let next = existing.as_ref().and_then(|t| t.version()).map_or(0, |v| v as i64 + 1);
         let old = state.filter(|s| s.sql == sql_hash);
-        if let (Some(inc), Some(table), Some(old)) = (&incremental, existing.clone(), &old)
+        // Where an update by key applies, a rebuild leaves the same rows: models reading this one by key go on
+        // updating from its newer `_ingested_at` (see `State::rebuilt`) whichever of the two runs.
+        let lineage = match (&incremental, existing.is_some(), &old) {
+            (Some(inc), true, Some(old)) if !small || read_by_key(model.name) => {
+                self.lineage_holds(inc, old, &versions).await?
+            }
+            _ => false,
+        };
+        new_state.rebuilt = match (&old, lineage) {
+            (Some(old), true) => old.rebuilt,
+            _ => next,
+        };
+        if small {
+            tracing::debug!(table = model.name, lineage, "rebuilt: its inputs are small");
+            (incremental, additive) = (None, None);
+        }
+        if let (Some(inc), Some(table), Some(old), true) = (&incremental, existing.clone(), &old, lineage)
             && let Some(plan) = self.affected(inc, old, &versions, &table).await?
         {
             lap(model.name, "affected keys", &mut clock);
-            new_state.rebuilt = old.rebuilt;
             return self.merge(inc, table, plan, &sql, &new_state, summary).await;
         }
-        new_state.rebuilt = next;
         if let (Some(add), Some(table), Some(old)) = (&additive, existing.clone(), &old)
             && let Some(change) = self.measure_changes(add, old, &versions, &table, &sql).await?
         {
@@ -513,10 +524,21 @@ impl Build<'_> {
         }
     }
 
-    /// The newest `_ingested_at` of each input (absent when an input has no such column; `i64::MIN` when empty).
+    /// A watermark of each input that has `_ingested_at` (absent otherwise): every row it holds is at or before it,
+    /// every row it gets later after it. A conformed silver table's is its merge transaction, the newest ingestion
+    /// time merged (silver reads only the bronze rows ingested after it): read from the log, where the newest
+    /// `_ingested_at` was a scan of the column. Any other input's is its newest `_ingested_at` (`i64::MIN` when
+    /// empty).
     async fn watermarks(&self, reads: &[String]) -> Result<BTreeMap<String, i64>> {
         let mut out = BTreeMap::new();
         for table in reads {
+            if crate::schema::table(table).is_some()
+                && let Some(t) = self.lake.open(SILVER, table).await?
+                && let Some(merged) = lake::txn_version(&t, &crate::stages::silver::app_id(table)).await?
+            {
+                out.insert(table.clone(), merged);
+                continue;
+            }
             let has = self
                 .ctx
                 .table_provider(table.as_str())
@@ -537,7 +559,28 @@ impl Build<'_> {
         Ok(out)
     }
 
-    /// The keys whose rows may have changed since the last build (`None`: rebuild instead).
+    /// Whether an update by key of `inc` from the last build (`old`) would leave the rows a rebuild leaves: no input
+    /// it reads whole changed ([`Self::changed_whole`]), and each input it reads by key that changed has the
+    /// watermark of the last build, a row key, and was not rebuilt since ([`Self::rebuilt_since`]).
+    async fn lineage_holds(&self, inc: &Incremental, old: &State, versions: &BTreeMap<String, i64>) -> Result<bool> {
+        for (name, version) in versions {
+            if !inc.inputs.iter().any(|(t, _)| t == name) {
+                if self.changed_whole(name, *version, old).await? {
+                    return Ok(false);
+                }
+            } else if old.versions.get(name) != Some(version)
+                && (!old.watermarks.contains_key(name)
+                    || row_key(name).is_none()
+                    || self.rebuilt_since(name, old).await?)
+            {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// The keys whose rows may have changed since the last build, when [`Self::lineage_holds`] (`None`: so many
+    /// that a rebuild costs less).
     async fn affected(
         &self,
         inc: &Incremental,
@@ -545,21 +588,15 @@ impl Build<'_> {
         versions: &BTreeMap<String, i64>,
         table: &DeltaTable,
     ) -> Result<Option<Vec<RecordBatch>>> {
-        for (name, version) in versions {
-            if !inc.inputs.iter().any(|(t, _)| t == name) && self.changed_whole(name, *version, old).await? {
-                return Ok(None);
-            }
-        }
         let mut clock = Instant::now();
         let mut parts = Vec::new();
         for (name, column) in &inc.inputs {
-            let (Some(version), Some(mark)) = (versions.get(name), old.watermarks.get(name)) else { return Ok(None) };
+            let (Some(version), Some(mark), Some(pk)) = (versions.get(name), old.watermarks.get(name), row_key(name))
+            else {
+                continue;
+            };
             if old.versions.get(name) == Some(version) {
                 continue;
-            }
-            let Some(pk) = row_key(name) else { return Ok(None) };
-            if self.rebuilt_since(name, old).await? {
-                return Ok(None);
             }
             let previous = self.previous(name, old).await?;
             parts.extend(self.changed_keys(name, column, *mark, &pk, previous).await?);
@@ -1066,6 +1103,7 @@ impl Build<'_> {
             .with_partition_columns(model.partition_by())
             .with_table_name(model.name)
             .with_description(model.definition())
+            .with_configuration(crate::lake::table_properties())
             .with_commit_properties(self.properties(state))
             .await
             .map_err(|e| from_delta(&format!("write {layer}/{}", model.name), e))?;
@@ -1129,8 +1167,8 @@ mod tests {
     }
 
     #[test]
-    fn only_a_table_no_model_reads_by_key_is_rebuilt_for_small_inputs() {
-        // users_data feeds dim_customer and customer_lifetime_value by key: rebuilding it would rebuild them.
+    fn the_models_read_by_key_are_known() {
+        // users_data feeds dim_customer and customer_lifetime_value by key: its rebuilds must keep the lineage.
         assert!(read_by_key("users_data"));
         assert!(read_by_key("orders"));
         assert!(!read_by_key("dim_customer"));
