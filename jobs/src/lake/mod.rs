@@ -7,6 +7,7 @@
 //! On S3, commits use S3's conditional put (If-None-Match), so two writers can never both create one version.
 
 mod ranges;
+mod rewrite;
 mod upsert;
 
 use std::sync::Arc;

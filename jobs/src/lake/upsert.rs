@@ -20,7 +20,8 @@
 //! source's key range only (files outside it are skipped by their statistics, pages outside it by the page index,
 //! since the upsert writes in key order); the join says which held rows change and which files hold them. Only new
 //! rows: they are appended. Changed or deleted rows: only the files holding them are rewritten (their untouched rows
-//! and the new and changed rows, in key order, in files of about [`FILE_BYTES`]), removed and added in one commit.
+//! and the new and changed rows, in key order, in files of about [`FILE_BYTES`]; merged, not sorted: see `rewrite.rs`),
+//! removed and added in one commit.
 //! Nothing to write: the commit records the transaction alone. A partitioned table, and a source with columns the
 //! table lacks, go through delta-rs's merge, which evolves the schema.
 
@@ -245,7 +246,7 @@ impl<'a> Upsert<'a> {
             };
             let table_schema =
                 Schema::new(scanned.fields().iter().filter(|f| f.name() != FILE_COLUMN).cloned().collect::<Vec<_>>());
-            let mem = MemTable::try_new(first.schema(), vec![rows]).map_err(df_err("rows to write"))?;
+            let mem = MemTable::try_new(first.schema(), vec![rows.clone()]).map_err(df_err("rows to write"))?;
             self.ctx.register_table(upserts.as_str(), Arc::new(mem)).map_err(df_err("rows to write"))?;
             let new = self
                 .ctx
@@ -267,16 +268,22 @@ impl<'a> Upsert<'a> {
             }
             // The files that hold a changed or deleted row are rewritten: their other rows, and the new and
             // changed rows, in key order; the other files stay as they are.
-            let holding = super::scan(&self.table, self.ctx)
-                .with_file_paths(files.iter().cloned())
-                .await
-                .map_err(df_err("scan"))?;
-            self.ctx.deregister_table(target.as_str()).map_err(df_err("scan"))?;
-            self.ctx.register_table(target.as_str(), holding).map_err(df_err("scan"))?;
-            let kept = format!("SELECT * FROM {target} t WHERE NOT EXISTS (SELECT 1 FROM {upserts} s WHERE {on})");
-            let kept = typed_as(self.ctx.sql(&kept).await.map_err(df_err("rows kept"))?, &table_schema, "rows kept")?;
-            let rows = kept.union(new).map_err(df_err("rows to write"))?;
-            let mut actions = self.write_files(rows).await?;
+            // Keys that may be NULL are matched by a query (NULL = NULL); the others without one.
+            let mut actions = if self.nullable_keys.is_empty() {
+                let upserts = super::rewrite::Upserts { batches: &rows, keys: &self.keys };
+                super::rewrite::rewrite(self.ctx, &self.table, upserts, &files).await?
+            } else {
+                let holding = super::scan(&self.table, self.ctx)
+                    .with_file_paths(files.iter().cloned())
+                    .await
+                    .map_err(df_err("scan"))?;
+                self.ctx.deregister_table(target.as_str()).map_err(df_err("scan"))?;
+                self.ctx.register_table(target.as_str(), holding).map_err(df_err("scan"))?;
+                let kept = format!("SELECT * FROM {target} t WHERE NOT EXISTS (SELECT 1 FROM {upserts} s WHERE {on})");
+                let kept = self.ctx.sql(&kept).await.map_err(df_err("rows kept"))?;
+                let kept = typed_as(kept, &table_schema, "rows kept")?;
+                self.write_files(kept.union(new).map_err(df_err("rows to write"))?).await?
+            };
             lap(&table_name, "upsert: files rewritten", &mut clock);
             let mut root = self.table.table_url().clone();
             if !root.path().ends_with('/') {
@@ -625,6 +632,48 @@ mod tests {
         assert_eq!(rows[&5], "b");
         assert!(rows.iter().all(|(id, v)| *id == 5 || v == "a"));
         assert_eq!(txn_version(&after, "test").await.unwrap(), Some(1));
+    }
+
+    /// The ids of each file of `table`, in the file's order (read with the Parquet reader, no query between).
+    fn ids_by_file(table: &DeltaTable) -> Vec<Vec<i64>> {
+        let root = table.table_url().to_file_path().unwrap();
+        let mut out = Vec::new();
+        for f in table.snapshot().unwrap().log_data() {
+            let file = std::fs::File::open(root.join(f.path().as_ref())).unwrap();
+            let reader =
+                deltalake::parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(file, 1024).unwrap();
+            let mut ids = Vec::new();
+            for b in reader {
+                let b = b.unwrap();
+                ids.extend(
+                    b.column_by_name("id").unwrap().as_primitive::<deltalake::arrow::datatypes::Int64Type>().values(),
+                );
+            }
+            out.push(ids);
+        }
+        out.sort();
+        out
+    }
+
+    #[tokio::test]
+    async fn a_rewritten_file_is_in_key_order_with_the_new_keys_of_its_range_merged_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::new(dir.path().to_str().unwrap());
+        let mut table = lake.open_or_create("silver", "t", &schema(false), &[]).await.unwrap();
+        // One file not in key order (as a first load may leave it), with gaps at 4 and 8.
+        let held = [(5, "a"), (1, "a"), (7, "a"), (2, "a"), (3, "a"), (9, "a")];
+        append(&mut table, futures::stream::iter([Ok(batch(&held, None))]), "load", 0, "run").await.unwrap();
+        // 7 changed, 2 deleted, 4 and 8 new keys inside the file's range, 12 beyond it.
+        let source =
+            batch(&[(7, "b"), (2, "a"), (4, "a"), (8, "a"), (12, "a")], Some(&[false, true, false, false, false]));
+        let (after, metrics) = upsert(table, source, 1).await;
+        assert_eq!((metrics.inserted, metrics.updated, metrics.deleted, metrics.files_rewritten), (3, 1, 1, 1));
+        assert_eq!(ids_by_file(&after), [vec![1, 3, 4, 5, 7, 8, 9, 12]], "sorted once, the new keys merged in");
+        // The next rewrite merges into the file in key order.
+        let (again, _) = upsert(after, batch(&[(5, "c"), (6, "a"), (20, "a")], None), 2).await;
+        assert_eq!(ids_by_file(&again), [vec![1, 3, 4, 5, 6, 7, 8, 9, 12, 20]]);
+        let now = rows(&again).await;
+        assert_eq!((now[&5].as_str(), now[&7].as_str(), now[&6].as_str()), ("c", "b", "a"));
     }
 
     #[tokio::test]
