@@ -287,7 +287,8 @@ impl Inputs {
 /// Below this many Parquet bytes of input, a model is rebuilt rather than updated: working out the affected keys
 /// (time travel over every input, the model over those keys, a merge) then costs more than the whole query. At
 /// scale 1, `dim_customer` (over `users_data`, 5 MB) took 0.47 s to merge 2.4k changed customers and 0.07 s to
-/// rebuild. A model other models read by key keeps its lineage through such a rebuild (see `Build::lineage_holds`). `AMALI_SMALL_INPUT_BYTES` overrides it (0: always update by key).
+/// rebuild. A model other models read by key keeps its lineage through such a rebuild (see `Build::lineage_holds`).
+/// `AMALI_SMALL_INPUT_BYTES` overrides it (0: always update by key).
 const SMALL_INPUT_BYTES: u64 = 16 << 20;
 
 /// [`SMALL_INPUT_BYTES`], or `AMALI_SMALL_INPUT_BYTES` when set to a number of bytes.

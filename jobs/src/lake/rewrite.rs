@@ -6,14 +6,15 @@
 //! sort makes), which was a seventh of the +1 % run's CPU in the tables whose updates touch every file. Files are
 //! rewritten one after the other in key order, each with the new rows (keys the table does not hold) up to its
 //! largest key merged in, and the other new rows follow, sorted: the files written cover the key ranges of the ones
-//! they replace. A file that was not in key order (a first load
-//! writes its partitions' batches as they come) is sorted when it is first rewritten.
+//! they replace. A file that was not in key order (a first load writes its partitions' batches as they come) is
+//! sorted when it is first rewritten. A file is held in memory while it is rewritten: at most about [`FILE_BYTES`]
+//! of Parquet, the size the writers aim at.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use deltalake::DeltaTable;
-use deltalake::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch};
-use deltalake::arrow::compute::{SortOptions, cast, filter_record_batch, interleave_record_batch};
+use deltalake::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use deltalake::arrow::compute::{SortOptions, cast, interleave_record_batch};
 use deltalake::arrow::datatypes::{DataType, Schema, SchemaRef};
 use deltalake::arrow::row::{RowConverter, Rows, SortField};
 use deltalake::datafusion::prelude::SessionContext;
@@ -56,8 +57,6 @@ pub(super) async fn rewrite(
     let mut inserted: Vec<(usize, usize)> = Vec::new();
     let mut written: Vec<RecordBatch> = Vec::with_capacity(upserts.batches.len());
     let mut batch_keys: Vec<Rows> = Vec::with_capacity(upserts.batches.len());
-    // The first key each file holds a change for: files are rewritten in that order.
-    let mut first_key: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     for (b, batch) in upserts.batches.iter().enumerate() {
         let n = batch.num_columns();
         // delta-rs gives the file as a dictionary of strings: read as plain text (a no-op if it already is).
@@ -75,12 +74,7 @@ pub(super) async fn rewrite(
                 continue;
             }
             let f = file.value(i);
-            let key = encoded.row(i).as_ref().to_vec();
-            let first = first_key.entry(f.to_string()).or_insert_with(|| key.clone());
-            if key < *first {
-                *first = key.clone();
-            }
-            replaced.entry(f.to_string()).or_default().insert(key);
+            replaced.entry(f.to_string()).or_default().insert(encoded.row(i).as_ref().to_vec());
             if !delete {
                 changed.entry(f.to_string()).or_default().push((b, i));
             }
@@ -91,8 +85,10 @@ pub(super) async fn rewrite(
     if replaced.len() != files.len() {
         return Err(internal(format!("{} files hold changes, {} were found", replaced.len(), files.len())));
     }
-    let mut order: Vec<&String> = replaced.keys().collect();
-    order.sort_by(|a, b| first_key[*a].cmp(&first_key[*b]));
+    // Files are rewritten in the order of the first key each holds a change for.
+    let mut order: Vec<(&String, &Vec<u8>)> =
+        replaced.iter().filter_map(|(file, keys)| Some((file, keys.iter().min()?))).collect();
+    order.sort_by(|a, b| a.1.cmp(b.1));
     let sorted = |mut at: Vec<(usize, usize)>| -> Result<RecordBatch> {
         at.sort_by(|x, y| batch_keys[x.0].row(x.1).cmp(&batch_keys[y.0].row(y.1)));
         let refs: Vec<&RecordBatch> = written.iter().collect();
@@ -101,30 +97,22 @@ pub(super) async fn rewrite(
     // New keys go with the file whose range holds them (keys up to its largest), the rest after the last file.
     inserted.sort_by(|x, y| batch_keys[x.0].row(x.1).cmp(&batch_keys[y.0].row(y.1)));
     let mut inserted = inserted.into_iter().peekable();
-    for file in order {
+    for (file, _) in order {
         let held = read_file(ctx, table, file, &schema).await?;
+        let held = deltalake::arrow::compute::concat_batches(&schema, &held).map_err(internal)?;
+        let held_keys = keys.encode(&held)?;
         let gone = &replaced[file];
-        let mut kept = Vec::with_capacity(held.len());
-        let mut largest: Option<Vec<u8>> = None;
-        for batch in held {
-            let encoded = keys.encode(&batch)?;
-            let mask: BooleanArray =
-                (0..batch.num_rows()).map(|i| Some(!gone.contains(encoded.row(i).as_ref()))).collect();
-            for i in 0..batch.num_rows() {
-                let key = encoded.row(i);
-                if largest.as_ref().is_none_or(|l| key.as_ref() > l.as_slice()) {
-                    largest = Some(key.as_ref().to_vec());
-                }
-            }
-            kept.push(filter_record_batch(&batch, &mask).map_err(internal)?);
-        }
+        let kept: Vec<usize> = (0..held.num_rows()).filter(|i| !gone.contains(held_keys.row(*i).as_ref())).collect();
+        let largest = (0..held.num_rows()).map(|i| held_keys.row(i)).max();
         let mut extra = changed.remove(file.as_str()).unwrap_or_default();
         while let Some(next) = inserted.peek()
-            && largest.as_ref().is_some_and(|l| batch_keys[next.0].row(next.1).as_ref() <= l.as_slice())
+            && largest.is_some_and(|l| batch_keys[next.0].row(next.1).as_ref() <= l.as_ref())
         {
             extra.extend(inserted.next());
         }
-        writer.write(merge(&schema, &keys, kept, sorted(extra)?)?).await.map_err(|e| from_delta("write", e))?;
+        let extra = sorted(extra)?;
+        let rows = merge(&held, &held_keys, &kept, &extra, &keys.encode(&extra)?)?;
+        writer.write(rows).await.map_err(|e| from_delta("write", e))?;
     }
     let rest: Vec<(usize, usize)> = inserted.collect();
     if !rest.is_empty() {
@@ -163,34 +151,35 @@ fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
     RecordBatch::try_new(schema.clone(), columns).map_err(internal)
 }
 
-/// `kept` (in order) and `extra` (sorted) merged by key into one batch.
-fn merge(schema: &SchemaRef, keys: &KeyCodec, kept: Vec<RecordBatch>, extra: RecordBatch) -> Result<RecordBatch> {
-    let kept = deltalake::arrow::compute::concat_batches(schema, &kept).map_err(internal)?;
-    if extra.num_rows() == 0 {
-        return Ok(kept);
-    }
-    let (a, b) = (keys.encode(&kept)?, keys.encode(&extra)?);
-    let (n, m) = (kept.num_rows(), extra.num_rows());
-    if (1..n).any(|i| a.row(i - 1) > a.row(i)) {
+/// The rows `kept` of `held` (in their order) and `extra` (sorted) merged by key into one batch; `held_keys` and
+/// `extra_keys` are their keys ([`KeyCodec`]).
+fn merge(
+    held: &RecordBatch,
+    held_keys: &Rows,
+    kept: &[usize],
+    extra: &RecordBatch,
+    extra_keys: &Rows,
+) -> Result<RecordBatch> {
+    let key = |(side, i): (usize, usize)| if side == 0 { held_keys.row(i) } else { extra_keys.row(i) };
+    let mut at: Vec<(usize, usize)> = Vec::with_capacity(kept.len() + extra.num_rows());
+    if kept.windows(2).any(|w| held_keys.row(w[0]) > held_keys.row(w[1])) {
         // A file that was not in key order (a first load streams its partitions' batches as they come) is sorted
         // once, here: rewritten, it is in key order, and its next rewrite merges.
-        let mut at: Vec<(usize, usize)> = (0..n).map(|i| (0, i)).chain((0..m).map(|j| (1, j))).collect();
-        let key = |(side, i): (usize, usize)| if side == 0 { a.row(i) } else { b.row(i) };
+        at.extend(kept.iter().map(|i| (0, *i)).chain((0..extra.num_rows()).map(|j| (1, j))));
         at.sort_by(|x, y| key(*x).cmp(&key(*y)));
-        return interleave_record_batch(&[&kept, &extra], &at).map_err(internal);
-    }
-    let mut at = Vec::with_capacity(n + m);
-    let (mut i, mut j) = (0, 0);
-    while i < n || j < m {
-        if j == m || (i < n && a.row(i) <= b.row(j)) {
-            at.push((0, i));
-            i += 1;
-        } else {
-            at.push((1, j));
-            j += 1;
+    } else {
+        let (mut i, mut j) = (0, 0);
+        while i < kept.len() || j < extra.num_rows() {
+            if j == extra.num_rows() || (i < kept.len() && key((0, kept[i])) <= key((1, j))) {
+                at.push((0, kept[i]));
+                i += 1;
+            } else {
+                at.push((1, j));
+                j += 1;
+            }
         }
     }
-    interleave_record_batch(&[&kept, &extra], &at).map_err(internal)
+    interleave_record_batch(&[held, extra], &at).map_err(internal)
 }
 
 /// Keys as byte strings that compare as the keys sort (ascending, NULL last), by Arrow's row format.
